@@ -1,0 +1,5 @@
+//! The contracts hold together: every schema parses, every event round-trips through Avro,
+//! and the descriptor set carries every service with its HTTP rules.
+
+mod avro;
+mod descriptors;

@@ -1,0 +1,11 @@
+//! Every Sagaway process, started for real on port 0 against the real PostgreSQL, Redis and
+//! Kafka-compatible broker that `scripts/test.sh` brings up.
+//!
+//! Connection settings come from the environment the scripts export (read, never set):
+//! `SAGAWAY_TEST_PG_URL` (server URL without database), `SAGAWAY_KAFKA_BROKERS`,
+//! `SAGAWAY_TEST_REDIS_URL`. Each test gets fresh databases.
+
+mod foundation;
+mod helpers;
+mod kafka;
+mod registry;
