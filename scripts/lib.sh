@@ -173,11 +173,11 @@ ensure_broker() {
     mkdir -p "$DATA_DIR/broker"
     # nisshi 0.6.0 resolves the SQLite path against its working directory (an absolute
     # sqlite:///path is mangled), so it runs from its data directory.
-    (cd "$DATA_DIR/broker" && nohup "$bin" broker \
+    (cd "$DATA_DIR/broker" && exec nohup "$bin" broker \
       --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --storage-engine "sqlite://broker.db" >"$LOG_DIR/broker.log" 2>&1 &
-      echo $! >"$PID_DIR/broker.pid")
+      --storage-engine "sqlite://broker.db" >>"$LOG_DIR/broker.log" 2>&1 </dev/null) &
+    echo $! >"$PID_DIR/broker.pid"
     wait_for 60 "broker" port_open "$BROKER_PORT" || fail "starting the broker" "$LOG_DIR/broker.log"
   fi
   # Creating a topic that exists fails harmlessly; the log keeps the broker's answers.

@@ -28,7 +28,7 @@ start() {
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     info "$name already running (pid $(cat "$pidfile"))"
   else
-    env "$@" nohup "$BIN_DIR/sagaway-$name" >>"$log" 2>&1 &
+    env "$@" nohup "$BIN_DIR/sagaway-$name" >>"$log" 2>&1 </dev/null &
     echo $! >"$pidfile"
     info "$name started (pid $!), log $log"
   fi

@@ -137,9 +137,10 @@ impl Service {
 /// Starts one gRPC service against the database at `database_url`.
 pub(crate) async fn spawn_service(service: Service, database_url: &str) -> Running {
     macro_rules! start {
-        ($krate:ident) => {{
+        ($krate:ident $(, $field:ident: $value:expr)*) => {{
             let config = $krate::Config {
                 service: service_config($krate::SERVICE_NAME, database_url),
+                $($field: $value,)*
             };
             let app = $krate::Application::build(config)
                 .await
@@ -151,7 +152,7 @@ pub(crate) async fn spawn_service(service: Service, database_url: &str) -> Runni
         }};
     }
     match service {
-        Service::Order => start!(sagaway_order),
+        Service::Order => start!(sagaway_order, product_url: "http://127.0.0.1:50052".into()),
         Service::Product => start!(sagaway_product),
         Service::User => start!(sagaway_user),
     }

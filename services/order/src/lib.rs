@@ -28,6 +28,9 @@ pub const DEFAULT_DATABASE: &str = "sagaway_orders";
 pub struct Config {
     /// Settings every service shares.
     pub service: ServiceConfig,
+    /// `SAGAWAY_PRODUCT_URL` (`http://127.0.0.1:50052`): the product service, asked whether
+    /// ordered products exist.
+    pub product_url: String,
 }
 
 impl Config {
@@ -40,6 +43,7 @@ impl Config {
                 DEFAULT_GRPC_PORT,
                 DEFAULT_DATABASE,
             )?,
+            product_url: env.string("SAGAWAY_PRODUCT_URL", "http://127.0.0.1:50052"),
         })
     }
 }
