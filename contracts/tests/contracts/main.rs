@@ -2,4 +2,5 @@
 //! and the descriptor set carries every service with its HTTP rules.
 
 mod avro;
+mod compat;
 mod descriptors;
