@@ -197,9 +197,15 @@ ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV" >>"$log" 2>&1 || fail "creating the virtualenv" "$log"
   fi
-  if ! "$VENV/bin/python" -c 'import pytest, yaml' >/dev/null 2>&1; then
-    "$VENV/bin/pip" install -q -r "$ROOT/e2e/python/requirements.txt" >>"$log" 2>&1 \
+  # Reinstall only when the pinned requirements change.
+  local requirements="$ROOT/e2e/python/requirements.txt" stamp="$VENV/.requirements.sha256"
+  local wanted
+  wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    info "pip install -r e2e/python/requirements.txt"
+    "$VENV/bin/pip" install -q -r "$requirements" >>"$log" 2>&1 \
       || fail "pip install -r e2e/python/requirements.txt" "$log"
+    echo "$wanted" >"$stamp"
   fi
   info "ready"
 }

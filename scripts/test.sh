@@ -8,6 +8,7 @@ cd "$ROOT"
 
 export SAGAWAY_TEST_PG_URL="$PG_URL"
 export SAGAWAY_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+TEST_REGISTRY_PORT="${SAGAWAY_TEST_REGISTRY_PORT:-18081}"
 
 ensure_infrastructure
 ensure_venv
@@ -33,7 +34,20 @@ else
   cargo test --workspace --locked --no-fail-fast || fail "Rust tests (see the output above)"
 fi
 
+step "A contract registry for the cross-language tests (port $TEST_REGISTRY_PORT)"
+cargo build --bins --locked >"$LOG_DIR/test-build.log" 2>&1 || fail "cargo build --bins" "$LOG_DIR/test-build.log"
+PGPASSWORD="$PG_PASSWORD" createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres sagaway_test_registry_py \
+  || fail "creating sagaway_test_registry_py"
+SAGAWAY_HTTP_ADDR="127.0.0.1:$TEST_REGISTRY_PORT" SAGAWAY_DATABASE_URL="$PG_URL/sagaway_test_registry_py" \
+  SAGAWAY_LOG_FORMAT=json "${CARGO_TARGET_DIR:-$ROOT/target}/debug/sagaway-registry" \
+  >"$LOG_DIR/test-registry.log" 2>&1 </dev/null &
+TEST_REGISTRY_PID=$!
+trap 'kill "$TEST_REGISTRY_PID" 2>/dev/null || true' EXIT
+wait_for 30 "test registry" curl -fsS "http://127.0.0.1:$TEST_REGISTRY_PORT/health/ready" \
+  || fail "starting the test registry" "$LOG_DIR/test-registry.log"
+export SAGAWAY_TEST_REGISTRY_URL="http://127.0.0.1:$TEST_REGISTRY_PORT"
+
 step "Cross-language tests (pytest e2e/python)"
-"$VENV/bin/python" -m pytest -q e2e/python || fail "Python tests (see the output above)"
+"$VENV/bin/python" -m pytest -q e2e/python || fail "Python tests (see the output above)" "$LOG_DIR/test-registry.log"
 
 printf '\nAll checks passed.\n'

@@ -127,6 +127,47 @@ impl RegistryClient {
         Ok(id)
     }
 
+    /// Would `schema_json` be accepted under `subject` at the subject's compatibility level?
+    /// Returns the registry's reasons when not. A subject the registry does not know is
+    /// compatible (nothing to break).
+    pub async fn check_compatibility(
+        &self,
+        subject: &str,
+        schema_json: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            is_compatible: bool,
+            #[serde(default)]
+            messages: Vec<String>,
+        }
+        let url = format!(
+            "{}/compatibility/subjects/{}/versions?verbose=true",
+            self.base_url,
+            encode_segment(subject)
+        );
+        let response = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .json(&serde_json::json!({ "schema": schema_json }))
+            .send()
+            .await
+            .map_err(|source| RegistryError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        match parse::<Answer>(response, &url).await {
+            Ok(answer) if answer.is_compatible => Ok(Vec::new()),
+            Ok(answer) if answer.messages.is_empty() => {
+                Ok(vec!["the registry reports it incompatible".to_owned()])
+            }
+            Ok(answer) => Ok(answer.messages),
+            Err(err) if err.is_not_found() => Ok(Vec::new()),
+            Err(err) => Err(err),
+        }
+    }
+
     /// The schema with global id `id`, fetched once and then served from memory.
     pub async fn schema_by_id(&self, id: u32) -> Result<Arc<Schema>, RegistryError> {
         if let Some(schema) = read(&self.by_id).get(&id) {

@@ -160,10 +160,24 @@ pub(crate) async fn spawn_service(service: Service, database_url: &str) -> Runni
 
 /// Starts the registry on a fresh database.
 pub(crate) async fn spawn_registry() -> Running {
+    spawn_registry_with(
+        &fresh_database().await,
+        sagaway_registry::auth::Access::default(),
+    )
+    .await
+}
+
+/// Starts a registry on `database_url` (several instances may share one) with `access`.
+pub(crate) async fn spawn_registry_with(
+    database_url: &str,
+    access: sagaway_registry::auth::Access,
+) -> Running {
     let config = sagaway_registry::Config {
         http_addr: loopback(),
-        database_url: Secret::new(fresh_database().await),
+        database_url: Secret::new(database_url),
         database_max_connections: 5,
+        access,
+        cache_ttl: Duration::from_secs(30),
     };
     let app = sagaway_registry::Application::build(config)
         .await

@@ -2,19 +2,27 @@
 //! Confluent serializers in any language use it unchanged, storing in PostgreSQL.
 //!
 //! - [`Config`] and [`Application`]: settings, the bound listener, the run loop.
-//! - [`http`]: the REST routes, plus `/health/*` and `/metrics` on the same port.
-//! - [`store`]: schemas and subject versions in PostgreSQL (migrations in `migrations/`).
-//! - [`error`]: Confluent's error codes and body.
-//!
-//! This first cut serves the core of the API (register, look up, fetch by id, list subjects and
-//! versions); the registry issue completes the v7 surface and the compatibility checks.
+//! - [`http`]: the REST routes (Confluent API v7), plus `/health/*` and `/metrics`.
+//! - [`store`]: schemas, subject versions, levels and modes in PostgreSQL (`migrations/`).
+//! - [`cache`]: schemas by id in memory; subject caches kept right across instances by
+//!   LISTEN/NOTIFY.
+//! - [`schema`]: parsing, references, normalization; [`compat`]: compatibility checks through
+//!   the engine in `sagaway_contracts::compat`; [`settings`]: levels and modes.
+//! - [`auth`]: optional basic auth for writes (and reads); [`error`]: Confluent's error codes.
 
+pub mod auth;
+pub mod cache;
+pub mod compat;
 pub mod error;
 pub mod http;
+pub mod schema;
+pub mod settings;
 pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use sagaway_platform::admin::{self, Readiness};
@@ -25,6 +33,9 @@ use tokio::net::TcpListener;
 /// Name in logs and metrics.
 pub const SERVICE_NAME: &str = "registry";
 
+/// The largest request body accepted (a schema with its envelope); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
 /// The registry's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -34,6 +45,11 @@ pub struct Config {
     pub database_url: Secret,
     /// `SAGAWAY_DATABASE_MAX_CONNECTIONS` (`10`).
     pub database_max_connections: u32,
+    /// `SAGAWAY_REGISTRY_BASIC_AUTH` (empty: open): `user:password[,...]` allowed to write.
+    pub access: auth::Access,
+    /// `SAGAWAY_REGISTRY_CACHE_TTL_MS` (`5000`): longest a subject cache entry lives if a change
+    /// notification was missed.
+    pub cache_ttl: Duration,
 }
 
 impl Config {
@@ -46,6 +62,12 @@ impl Config {
                 "postgres://postgres:postgres@127.0.0.1:5432/sagaway_registry",
             ),
             database_max_connections: env.parse("SAGAWAY_DATABASE_MAX_CONNECTIONS", 10)?,
+            access: auth::Access {
+                users: auth::Access::parse_users(&env.string("SAGAWAY_REGISTRY_BASIC_AUTH", "")),
+                // `SAGAWAY_REGISTRY_PROTECT_READS` (`false`): require credentials for reads too.
+                protect_reads: env.parse("SAGAWAY_REGISTRY_PROTECT_READS", false)?,
+            },
+            cache_ttl: Duration::from_millis(env.parse("SAGAWAY_REGISTRY_CACHE_TTL_MS", 5000)?),
         })
     }
 }
@@ -55,6 +77,8 @@ impl Config {
 pub struct Application {
     listener: TcpListener,
     pool: PgPool,
+    access: auth::Access,
+    cache_ttl: Duration,
 }
 
 impl Application {
@@ -70,7 +94,12 @@ impl Application {
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {} (SAGAWAY_HTTP_ADDR)", config.http_addr))?;
-        Ok(Self { listener, pool })
+        Ok(Self {
+            listener,
+            pool,
+            access: config.access,
+            cache_ttl: config.cache_ttl,
+        })
     }
 
     /// The bound address (the real port when 0 was asked for).
@@ -85,16 +114,34 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let pool = self.pool.clone();
+        tracing::info!(service = SERVICE_NAME, http = %self.addr(), "listening");
+        let Self {
+            listener,
+            pool,
+            access,
+            cache_ttl,
+        } = self;
+        let readiness_pool = pool.clone();
         let readiness = Readiness::default().with("database", move || {
-            let pool = pool.clone();
+            let pool = readiness_pool.clone();
             async move { sagaway_platform::db::ping(&pool).await }
         });
-        tracing::info!(service = SERVICE_NAME, http = %self.addr(), "listening");
-        let router = http::router(store::Store::new(self.pool))
-            .merge(admin::router(SERVICE_NAME, readiness));
-        admin::serve(self.listener, router, shutdown)
+        let cache = Arc::new(cache::Cache::new(cache_ttl));
+        let follower = tokio::spawn(cache::follow_changes(pool.clone(), Arc::clone(&cache)));
+        let state = http::AppState {
+            store: store::Store::new(pool, cache),
+        };
+        let router = http::router(state)
+            .merge(admin::router(SERVICE_NAME, readiness))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(access),
+                auth::guard,
+            ))
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
+        let served = admin::serve(listener, router, shutdown)
             .await
-            .context("registry HTTP server")
+            .context("registry HTTP server");
+        follower.abort();
+        served
     }
 }
