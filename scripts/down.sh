@@ -5,25 +5,13 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-stop_pid() {
-  local name=$1 pidfile="$PID_DIR/$1.pid"
-  [ -f "$pidfile" ] || return 0
-  local pid
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; info "$name killed (did not stop in 10 s)"; else info "$name stopped"; fi
-  fi
-  rm -f "$pidfile"
-}
 
 step "Stopping Sagaway processes"
-for name in gateway order user product registry; do stop_pid "$name"; done
+for name in gateway order user product registry; do stop_process "$name"; done
 
 step "Stopping infrastructure started by these scripts"
-stop_pid broker
-stop_pid redis
+stop_process broker
+stop_process redis
 if [ -f "$PID_DIR/postgres.cluster" ]; then
   # shellcheck disable=SC2046
   $SUDO pg_ctlcluster $(cat "$PID_DIR/postgres.cluster") stop && info "PostgreSQL stopped"

@@ -210,6 +210,37 @@ ensure_venv() {
   info "ready"
 }
 
+# start_process NAME BIN_DIR HEALTH_URL VAR=VALUE...: starts BIN_DIR/sagaway-NAME with those
+# variables, logging to .run/logs/NAME.log with its pid in .run/pids/NAME.pid, unless that pid
+# is alive already; then waits until HEALTH_URL answers.
+start_process() {
+  local name=$1 bin_dir=$2 health=$3
+  shift 3
+  local pidfile="$PID_DIR/$name.pid" log="$LOG_DIR/$name.log"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    info "$name already running (pid $(cat "$pidfile"))"
+  else
+    env "$@" nohup "$bin_dir/sagaway-$name" >>"$log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+    info "$name started (pid $!), log $log"
+  fi
+  wait_for 60 "$name" curl -fsS "$health" || fail "waiting for $name to be healthy ($health)" "$log"
+}
+
+# stop_process NAME: stops what start_process started (SIGTERM, then SIGKILL after 10 s).
+stop_process() {
+  local name=$1 pidfile="$PID_DIR/$1.pid"
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; info "$name killed (did not stop in 10 s)"; else info "$name stopped"; fi
+  fi
+  rm -f "$pidfile"
+}
+
 ensure_infrastructure() {
   ensure_packages
   ensure_postgres

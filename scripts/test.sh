@@ -13,6 +13,12 @@ TEST_REGISTRY_PORT="${SAGAWAY_TEST_REGISTRY_PORT:-18081}"
 ensure_infrastructure
 ensure_venv
 
+# The processes this script starts keep their logs and pids apart from up.sh's.
+LOG_DIR="$RUN_DIR/test/logs"
+PID_DIR="$RUN_DIR/test/pids"
+mkdir -p "$LOG_DIR" "$PID_DIR"
+for name in order user product registry; do stop_process "$name" >/dev/null; done
+
 step "Dropping databases left by earlier test runs"
 PGPASSWORD="$PG_PASSWORD" psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atqc \
   "SELECT datname FROM pg_database WHERE datname LIKE 'sagaway_test_%'" | while read -r db; do
@@ -34,20 +40,40 @@ else
   cargo test --workspace --locked --no-fail-fast || fail "Rust tests (see the output above)"
 fi
 
-step "A contract registry for the cross-language tests (port $TEST_REGISTRY_PORT)"
+step "The processes for the cross-language tests (registry :$TEST_REGISTRY_PORT, order :18051, product :18052, user :18053)"
 cargo build --bins --locked >"$LOG_DIR/test-build.log" 2>&1 || fail "cargo build --bins" "$LOG_DIR/test-build.log"
-PGPASSWORD="$PG_PASSWORD" createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres sagaway_test_registry_py \
-  || fail "creating sagaway_test_registry_py"
-SAGAWAY_HTTP_ADDR="127.0.0.1:$TEST_REGISTRY_PORT" SAGAWAY_DATABASE_URL="$PG_URL/sagaway_test_registry_py" \
-  SAGAWAY_LOG_FORMAT=json "${CARGO_TARGET_DIR:-$ROOT/target}/debug/sagaway-registry" \
-  >"$LOG_DIR/test-registry.log" 2>&1 </dev/null &
-TEST_REGISTRY_PID=$!
-trap 'kill "$TEST_REGISTRY_PID" 2>/dev/null || true' EXIT
-wait_for 30 "test registry" curl -fsS "http://127.0.0.1:$TEST_REGISTRY_PORT/health/ready" \
-  || fail "starting the test registry" "$LOG_DIR/test-registry.log"
+for db in registry orders products users; do
+  PGPASSWORD="$PG_PASSWORD" createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "sagaway_test_py_$db" \
+    || fail "creating sagaway_test_py_$db"
+done
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+trap 'for name in order user product registry; do stop_process "$name" >/dev/null; done' EXIT
+export SAGAWAY_LOG_FORMAT=json SAGAWAY_SCHEMA_REGISTRY_URL="http://127.0.0.1:$TEST_REGISTRY_PORT"
+start_process registry "$BIN" "http://127.0.0.1:$TEST_REGISTRY_PORT/health/ready" \
+  SAGAWAY_HTTP_ADDR="127.0.0.1:$TEST_REGISTRY_PORT" SAGAWAY_DATABASE_URL="$PG_URL/sagaway_test_py_registry"
+start_process product "$BIN" http://127.0.0.1:19052/health/ready SAGAWAY_GRPC_ADDR=127.0.0.1:18052 \
+  SAGAWAY_DATABASE_URL="$PG_URL/sagaway_test_py_products" SAGAWAY_SEED_DEMO_CATALOG=true
+start_process user "$BIN" http://127.0.0.1:19053/health/ready SAGAWAY_GRPC_ADDR=127.0.0.1:18053 \
+  SAGAWAY_DATABASE_URL="$PG_URL/sagaway_test_py_users" \
+  SAGAWAY_ADMIN_EMAIL=admin@sagaway.test SAGAWAY_ADMIN_PASSWORD=test-admin-password
+start_process order "$BIN" http://127.0.0.1:19051/health/ready SAGAWAY_GRPC_ADDR=127.0.0.1:18051 \
+  SAGAWAY_DATABASE_URL="$PG_URL/sagaway_test_py_orders" SAGAWAY_PRODUCT_URL=http://127.0.0.1:18052
 export SAGAWAY_TEST_REGISTRY_URL="http://127.0.0.1:$TEST_REGISTRY_PORT"
+export SAGAWAY_TEST_ORDER_ADDR=127.0.0.1:18051 SAGAWAY_TEST_PRODUCT_ADDR=127.0.0.1:18052 SAGAWAY_TEST_USER_ADDR=127.0.0.1:18053
+export SAGAWAY_TEST_ADMIN_EMAIL=admin@sagaway.test SAGAWAY_TEST_ADMIN_PASSWORD=test-admin-password
+
+step "Contract checks: avro/ and proto/ against the previous commit, and against a registry"
+CONTRACTS="${CARGO_TARGET_DIR:-$ROOT/target}/debug/contracts"
+if git -C "$ROOT" rev-parse --verify -q HEAD~1 >/dev/null; then
+  "$CONTRACTS" check --against git:HEAD~1 || fail "a contract change would break consumers (report above)"
+else
+  info "no previous commit to compare with"
+fi
+"$CONTRACTS" register --registry "$SAGAWAY_TEST_REGISTRY_URL" >"$LOG_DIR/contracts-register-test.log" 2>&1 \
+  || fail "contracts register" "$LOG_DIR/contracts-register-test.log"
+"$CONTRACTS" check --registry "$SAGAWAY_TEST_REGISTRY_URL" || fail "contracts check against the registry"
 
 step "Cross-language tests (pytest e2e/python)"
-"$VENV/bin/python" -m pytest -q e2e/python || fail "Python tests (see the output above)" "$LOG_DIR/test-registry.log"
+"$VENV/bin/python" -m pytest -q e2e/python || fail "Python tests (see the output above; process logs in $LOG_DIR)"
 
 printf '\nAll checks passed.\n'

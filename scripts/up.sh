@@ -13,6 +13,9 @@ PROFILE="${SAGAWAY_PROFILE:-dev}"
 TARGET_SUBDIR=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET_SUBDIR"
 export SAGAWAY_LOG_FORMAT="${SAGAWAY_LOG_FORMAT:-json}"
+# The first admin account (created by the user service at start-up if absent): local defaults.
+ADMIN_EMAIL="${SAGAWAY_ADMIN_EMAIL:-admin@sagaway.local}"
+ADMIN_PASSWORD="${SAGAWAY_ADMIN_PASSWORD:-sagaway-admin}"
 
 ensure_infrastructure
 
@@ -20,23 +23,9 @@ step "Building the workspace (cargo build --profile $PROFILE)"
 (cd "$ROOT" && cargo build --profile "$PROFILE" --bins >"$LOG_DIR/build.log" 2>&1) || fail "cargo build" "$LOG_DIR/build.log"
 info "binaries in $BIN_DIR"
 
-# start NAME HEALTH_URL VAR=VALUE...: starts target/<profile>/sagaway-NAME unless running.
-start() {
-  local name=$1 health=$2
-  shift 2
-  local pidfile="$PID_DIR/$name.pid" log="$LOG_DIR/$name.log"
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    info "$name already running (pid $(cat "$pidfile"))"
-  else
-    env "$@" nohup "$BIN_DIR/sagaway-$name" >>"$log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
-    info "$name started (pid $!), log $log"
-  fi
-  wait_for 60 "$name" curl -fsS "$health" || fail "waiting for $name to be healthy ($health)" "$log"
-}
 
 step "Contract registry on :8081"
-start registry http://127.0.0.1:8081/health/ready \
+start_process registry "$BIN_DIR" http://127.0.0.1:8081/health/ready \
   SAGAWAY_HTTP_ADDR=0.0.0.0:8081 SAGAWAY_DATABASE_URL="$PG_URL/sagaway_registry"
 
 step "Registering the Avro contracts"
@@ -45,16 +34,17 @@ step "Registering the Avro contracts"
 info "$(tail -n 1 "$LOG_DIR/contracts-register.log")"
 
 step "Services: product :50052, user :50053, order :50051"
-start product http://127.0.0.1:51052/health/ready \
-  SAGAWAY_GRPC_ADDR=0.0.0.0:50052 SAGAWAY_DATABASE_URL="$PG_URL/sagaway_products"
-start user http://127.0.0.1:51053/health/ready \
-  SAGAWAY_GRPC_ADDR=0.0.0.0:50053 SAGAWAY_DATABASE_URL="$PG_URL/sagaway_users"
-start order http://127.0.0.1:51051/health/ready \
+start_process product "$BIN_DIR" http://127.0.0.1:51052/health/ready \
+  SAGAWAY_GRPC_ADDR=0.0.0.0:50052 SAGAWAY_DATABASE_URL="$PG_URL/sagaway_products" SAGAWAY_SEED_DEMO_CATALOG=true
+start_process user "$BIN_DIR" http://127.0.0.1:51053/health/ready \
+  SAGAWAY_GRPC_ADDR=0.0.0.0:50053 SAGAWAY_DATABASE_URL="$PG_URL/sagaway_users" \
+  SAGAWAY_ADMIN_EMAIL="$ADMIN_EMAIL" SAGAWAY_ADMIN_PASSWORD="$ADMIN_PASSWORD"
+start_process order "$BIN_DIR" http://127.0.0.1:51051/health/ready \
   SAGAWAY_GRPC_ADDR=0.0.0.0:50051 SAGAWAY_DATABASE_URL="$PG_URL/sagaway_orders" \
   SAGAWAY_PRODUCT_URL=http://127.0.0.1:50052
 
 step "Gateway on :8080"
-start gateway http://127.0.0.1:8080/health/ready \
+start_process gateway "$BIN_DIR" http://127.0.0.1:8080/health/ready \
   SAGAWAY_HTTP_ADDR=0.0.0.0:8080 SAGAWAY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
   SAGAWAY_ORDER_URL=http://127.0.0.1:50051 SAGAWAY_PRODUCT_URL=http://127.0.0.1:50052 \
   SAGAWAY_USER_URL=http://127.0.0.1:50053
@@ -68,6 +58,8 @@ Sagaway is up.
   product service    grpc://127.0.0.1:50052     admin http://127.0.0.1:51052
   user service       grpc://127.0.0.1:50053     admin http://127.0.0.1:51053
   broker             127.0.0.1:$BROKER_PORT           PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT
+  admin account      $ADMIN_EMAIL / $ADMIN_PASSWORD   (SAGAWAY_ADMIN_EMAIL / SAGAWAY_ADMIN_PASSWORD)
+  demo catalog       seeded on first run (SAGAWAY_SEED_DEMO_CATALOG=true)
 
 Try:
   curl -s http://127.0.0.1:8081/subjects

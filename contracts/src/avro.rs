@@ -47,17 +47,22 @@ static PARSED: LazyLock<Vec<Schema>> = LazyLock::new(|| {
 
 /// The parsed schema of one event type (parsed on first use, then shared).
 pub fn schema(event: EventType) -> &'static Schema {
-    let index = EventType::ALL
-        .iter()
-        .position(|candidate| *candidate == event)
-        .unwrap_or_default();
-    &PARSED[index]
+    &PARSED[event.index()]
 }
 
+static REGISTERED: LazyLock<Vec<String>> = LazyLock::new(|| {
+    EventType::ALL
+        .iter()
+        .map(|event| {
+            serde_json::from_str::<serde_json::Value>(schema_json(*event))
+                .map(|value| value.to_string())
+                .unwrap_or_else(|_| schema_json(*event).to_owned())
+        })
+        .collect()
+});
+
 /// The schema text as registered: the `.avsc` with insignificant whitespace removed (docs,
-/// defaults and aliases kept, since compatibility depends on them).
-pub fn registered_json(event: EventType) -> String {
-    serde_json::from_str::<serde_json::Value>(schema_json(event))
-        .map(|value| value.to_string())
-        .unwrap_or_else(|_| schema_json(event).to_owned())
+/// defaults and aliases kept, since compatibility depends on them). Computed once.
+pub fn registered_json(event: EventType) -> &'static str {
+    &REGISTERED[event.index()]
 }

@@ -80,7 +80,7 @@ impl EventCodec {
     ) -> Result<Vec<u8>, CodecError> {
         let id = self
             .registry
-            .register(&event_type.subject(), &avro::registered_json(event_type))
+            .register(&event_type.subject(), avro::registered_json(event_type))
             .await?;
         let payload = to_binary(event_type, value)?;
         Ok(wire::encode(id, &payload))

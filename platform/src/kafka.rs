@@ -5,13 +5,17 @@
 //! `murmur2_random` partitioner, which places a key on the same partition as the Java client
 //! does. Consumers store an offset only when the application says the message is done
 //! (`enable.auto.offset.store=false`), and the stored offsets are committed in the background:
-//! at-least-once, with idempotent handlers making redelivery harmless.
+//! at-least-once, with idempotent handlers making redelivery harmless. [`ensure_topics`]
+//! creates topics that a development broker does not have yet.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::config::{ConfigError, Env};
 
@@ -68,6 +72,66 @@ impl KafkaConfig {
             .set("enable.partition.eof", "false");
         config
     }
+}
+
+/// A topic could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    /// The admin client could not be built or the request did not complete.
+    #[error("create-topics request to {brokers} failed")]
+    Request {
+        brokers: String,
+        #[source]
+        source: KafkaError,
+    },
+    /// The broker refused to create one of the topics.
+    #[error("the broker refused to create topic {topic}: {code}")]
+    Refused {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+}
+
+/// A replication factor of -1 asks the broker for its configured default.
+const BROKER_DEFAULT: i32 = -1;
+
+/// Creates each of `topics` that does not exist yet, with `partitions` partitions and the
+/// broker's default replication factor (KIP-464, Kafka 2.4+); a topic that already exists is
+/// left as it is.
+///
+/// Deployments create the saga topics; this lets a process tolerate a topic, such as a `.dlq`
+/// twin, that nobody has created yet on a development broker.
+pub async fn ensure_topics(
+    config: &KafkaConfig,
+    topics: &[String],
+    partitions: i32,
+) -> Result<(), TopicError> {
+    let request_failed = |source| TopicError::Request {
+        brokers: config.brokers.clone(),
+        source,
+    };
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .create()
+        .map_err(request_failed)?;
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(BROKER_DEFAULT)))
+        .collect();
+    let options = AdminOptions::new()
+        .request_timeout(Some(Duration::from_secs(10)))
+        .operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(request_failed)?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(TopicError::Refused { topic, code }),
+        }
+    }
+    Ok(())
 }
 
 /// A long-lived client used only to ask the broker for metadata (readiness).

@@ -88,13 +88,13 @@ async fn register(url: &str) -> Result<ExitCode, String> {
     for event in EventType::ALL {
         let subject = event.subject();
         match client
-            .register(&subject, &avro::registered_json(event))
+            .register(&subject, avro::registered_json(event))
             .await
         {
             Ok(id) => eprintln!("registered {subject} -> id {id}"),
             Err(err) => {
                 failed += 1;
-                eprintln!("FAILED {subject}: {err}");
+                eprintln!("FAILED {subject}: {}", chain(&err));
             }
         }
     }
@@ -171,7 +171,7 @@ async fn online(new: &AvroSet, registry: &str) -> Result<Vec<Problem>, String> {
         let reasons = client
             .check_compatibility(subject, &compact)
             .await
-            .map_err(|err| err.to_string())?;
+            .map_err(|err| chain(&err))?;
         problems.extend(reasons.into_iter().map(|reason| Problem {
             subject: subject.clone(),
             level: "registry".to_owned(),
@@ -243,4 +243,16 @@ fn report(problems: &[Problem], new: &AvroSet, baseline: &str) -> ExitCode {
         );
         ExitCode::FAILURE
     }
+}
+
+/// An error with its causes, for a person reading the terminal.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

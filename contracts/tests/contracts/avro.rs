@@ -211,6 +211,13 @@ fn every_event_type_round_trips_through_avro_binary() {
 }
 
 #[test]
+fn every_event_type_sits_at_its_index_in_all() {
+    for (position, event) in EventType::ALL.into_iter().enumerate() {
+        assert_eq!(event.index(), position, "{}", event.record_name());
+    }
+}
+
+#[test]
 fn events_map_to_their_topics_and_subjects() {
     assert_eq!(
         EventType::StockReserved.subject(),

@@ -2,5 +2,6 @@
 //! and the descriptor set carries every service with its HTTP rules.
 
 mod avro;
+mod check;
 mod compat;
 mod descriptors;

@@ -1,5 +1,5 @@
 //! Each process starts, binds, and answers health, metrics, gRPC health and reflection; RPCs
-//! not yet built answer UNIMPLEMENTED.
+//! without the caller's identity are refused as UNAUTHENTICATED.
 
 use sagaway_contracts::pb;
 use tonic::Code;
@@ -76,7 +76,7 @@ async fn first_rpc_code(service: Service, url: String) -> Code {
 }
 
 #[tokio::test]
-async fn every_grpc_service_answers_health_metrics_reflection_and_unimplemented() {
+async fn every_grpc_service_answers_health_metrics_reflection_and_refuses_anonymous_calls() {
     for service in Service::ALL {
         let database = fresh_database().await;
         let running = spawn_service(service, &database).await;
@@ -123,11 +123,9 @@ async fn every_grpc_service_answers_health_metrics_reflection_and_unimplemented(
             "{listed:?}"
         );
 
-        assert_eq!(
-            first_rpc_code(service, running.grpc_url()).await,
-            Code::Unimplemented,
-            "{name}"
-        );
+        // Without the caller's identity (set by the gateway) an RPC is UNAUTHENTICATED.
+        let code = first_rpc_code(service, running.grpc_url()).await;
+        assert_eq!(code, Code::Unauthenticated, "{name}");
         running.stop().await.expect("drains and stops cleanly");
     }
 }

@@ -55,7 +55,7 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    fn start<F>(
+    pub(crate) fn start<F>(
         addr: SocketAddr,
         admin: SocketAddr,
         run: impl FnOnce(tokio::sync::oneshot::Receiver<()>) -> F,
@@ -152,9 +152,19 @@ pub(crate) async fn spawn_service(service: Service, database_url: &str) -> Runni
         }};
     }
     match service {
-        Service::Order => start!(sagaway_order, product_url: "http://127.0.0.1:50052".into()),
-        Service::Product => start!(sagaway_product),
-        Service::User => start!(sagaway_user),
+        Service::Order => start!(
+            sagaway_order,
+            product_url: "http://127.0.0.1:50052".into(),
+            product_deadline: Duration::from_secs(2),
+            product_attempts: 3,
+            publisher: sagaway_platform::outbox::PublisherConfig::default()
+        ),
+        Service::Product => start!(
+            sagaway_product,
+            currency: Default::default(),
+            seed_demo_catalog: false
+        ),
+        Service::User => start!(sagaway_user, currency: Default::default(), admin: None),
     }
 }
 
@@ -213,4 +223,399 @@ pub(crate) async fn get_json(url: &str) -> (u16, serde_json::Value) {
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
+}
+
+/// The tests' own migrations (numbered from 100, as a service's are), applied after the
+/// platform's outbox and inbox tables.
+static TEST_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/system/migrations");
+
+/// A pool on a fresh database holding the platform's tables and the tests' `test_effects`.
+pub(crate) async fn migrated_pool() -> sqlx::PgPool {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect(&fresh_database().await)
+        .await
+        .expect("connect to the fresh database");
+    sagaway_platform::db::migrate(&pool, &TEST_MIGRATIONS)
+        .await
+        .expect("platform and test migrations apply");
+    pool
+}
+
+/// Creates `topics` (if missing) with `partitions` partitions on the broker of `kafka`.
+pub(crate) async fn create_topics(kafka: &KafkaConfig, topics: &[String], partitions: i32) {
+    sagaway_platform::kafka::ensure_topics(kafka, topics, partitions)
+        .await
+        .unwrap_or_else(|err| panic!("creating {topics:?}: {err}"));
+}
+
+/// Polls `check` every 50 ms until it holds; fails the test after `within`.
+pub(crate) async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A message read back from a topic.
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    pub(crate) partition: i32,
+    pub(crate) key: Option<String>,
+    pub(crate) headers: std::collections::HashMap<String, String>,
+    pub(crate) payload: Vec<u8>,
+}
+
+impl Received {
+    /// The header's value, if present.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// Everything `topic` holds right now: each partition read from its start up to the high
+/// watermark found on entry, in offset order within a partition.
+pub(crate) async fn read_topic(kafka: &KafkaConfig, topic: &str) -> Vec<Received> {
+    let config = kafka.consumer(&unique("e2e-reader"));
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || read_topic_blocking(&config, &topic))
+        .await
+        .expect("topic reader")
+}
+
+fn read_topic_blocking(config: &rdkafka::ClientConfig, topic: &str) -> Vec<Received> {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    use rdkafka::message::{Headers as _, Message as _};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let timeout = Duration::from_secs(10);
+    let consumer: BaseConsumer = config.create().expect("reader consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .expect("topic metadata");
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut assignment = TopicPartitionList::new();
+    let mut ends = std::collections::HashMap::new();
+    for partition in partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, timeout)
+            .expect("watermarks");
+        if high > low {
+            ends.insert(partition, high);
+            assignment
+                .add_partition_offset(topic, partition, Offset::Beginning)
+                .expect("assignment");
+        }
+    }
+    let mut received = Vec::new();
+    if ends.is_empty() {
+        return received;
+    }
+    consumer.assign(&assignment).expect("assign");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !ends.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reading {topic}: partitions {ends:?} not read to their end"
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.expect("message");
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        let value = h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                        (h.key.to_owned(), value.into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ends.get(&message.partition()) <= Some(&(message.offset() + 1)) {
+            ends.remove(&message.partition());
+        }
+        received.push(Received {
+            partition: message.partition(),
+            key: message
+                .key()
+                .map(|key| String::from_utf8_lossy(key).into_owned()),
+            headers,
+            payload: message.payload().unwrap_or_default().to_vec(),
+        });
+    }
+    received
+}
+
+/// A background task (a publisher or a consumer) that tests stop politely or kill.
+pub(crate) struct Background {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    /// Spawns `run`, handing it a shutdown future.
+    pub(crate) fn spawn<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(run(Box::pin(shutdown(stopped))));
+        Self {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Signals shutdown and waits for the task to finish.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(30), &mut self.task)
+            .await
+            .expect("background task stops within 30 s")
+            .expect("background task ends cleanly");
+    }
+
+    /// Kills the task where it stands (as a crash would) and waits until it is gone.
+    pub(crate) async fn kill(self) {
+        self.task.abort();
+        let ended = self.task.await;
+        assert!(
+            ended.as_ref().is_err_and(|err| err.is_cancelled()) || ended.is_ok(),
+            "killed task ended with {ended:?}"
+        );
+    }
+}
+
+/// A `nisshi` broker of the test's own, durable in a temporary directory, that can be killed
+/// and restarted on the same data; the process is killed when this is dropped.
+pub(crate) struct PrivateBroker {
+    binary: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateBroker {
+    /// Starts a broker on a free port; waits until it accepts connections.
+    pub(crate) async fn start() -> Self {
+        let binary = nisshi_binary();
+        let dir = std::env::temp_dir().join(unique("sagaway-broker"));
+        std::fs::create_dir_all(&dir).expect("broker data directory");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut broker = Self {
+            binary,
+            dir,
+            port,
+            child: None,
+        };
+        broker.launch().await;
+        broker
+    }
+
+    /// Settings for clients of this broker.
+    pub(crate) fn kafka(&self) -> KafkaConfig {
+        KafkaConfig {
+            brokers: format!("127.0.0.1:{}", self.port),
+            ..kafka()
+        }
+    }
+
+    /// SIGKILLs the broker and waits until it has exited.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same port and data.
+    pub(crate) async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+
+    async fn launch(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("broker.log"))
+            .expect("broker log");
+        let child = std::process::Command::new(&self.binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            // 0.6.0 resolves the SQLite path against its working directory.
+            .args(["--storage-engine", "sqlite://broker.db"])
+            .current_dir(&self.dir)
+            .stdout(log.try_clone().expect("broker log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|err| panic!("starting {}: {err}", self.binary.display()));
+        self.child = Some(child);
+        let address = format!("127.0.0.1:{}", self.port);
+        wait_until(
+            "the private broker accepts connections",
+            Duration::from_secs(30),
+            || {
+                let address = address.clone();
+                async move { tokio::net::TcpStream::connect(address).await.is_ok() }
+            },
+        )
+        .await;
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The durable `nisshi` binary: on PATH, or where `cargo install` puts it.
+fn nisshi_binary() -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let cargo_bin =
+        std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cargo/bin"));
+    on_path
+        .into_iter()
+        .chain(cargo_bin)
+        .map(|dir| dir.join("nisshi"))
+        .find(|candidate| candidate.is_file())
+        .expect("the nisshi broker (cargo install nisshi --version 0.6.0 --locked --features libsql,dynostore)")
+}
+
+/// An `OrderCompleted` for `order_id` whose `total_minor` is its sequence number within the
+/// order, so tests can check the order events arrive in.
+pub(crate) fn numbered_event(
+    order_id: &str,
+    seq: i64,
+    correlation_id: &str,
+) -> sagaway_contracts::events::AnyEvent {
+    sagaway_contracts::events::OrderCompleted {
+        metadata: sagaway_contracts::events::EventMetadata::new(correlation_id, None, "e2e-test"),
+        order_id: order_id.to_owned(),
+        user_id: "user-1".into(),
+        total_minor: seq,
+        currency: "EUR".into(),
+    }
+    .into()
+}
+
+/// Starts the user service on `database_url` (several may share one), creating `admin` at
+/// start-up when given, as `SAGAWAY_ADMIN_EMAIL` and `SAGAWAY_ADMIN_PASSWORD` do.
+pub(crate) async fn spawn_user_service(
+    database_url: &str,
+    admin: Option<sagaway_user::AdminAccount>,
+) -> Running {
+    let config = sagaway_user::Config {
+        service: service_config(sagaway_user::SERVICE_NAME, database_url),
+        currency: Default::default(),
+        admin,
+    };
+    let app = sagaway_user::Application::build(config)
+        .await
+        .expect("user service builds");
+    let (addr, admin) = (app.grpc_addr(), app.admin_addr());
+    Running::start(addr, admin, |stopped| {
+        app.run_until_stopped(shutdown(stopped))
+    })
+}
+
+/// Starts the product service on `database_url` (several may share one), seeding the demo
+/// catalogue when asked, as `SAGAWAY_SEED_DEMO_CATALOG=true` does.
+pub(crate) async fn spawn_product_service(database_url: &str, seed_demo_catalog: bool) -> Running {
+    let config = sagaway_product::Config {
+        service: service_config(sagaway_product::SERVICE_NAME, database_url),
+        currency: Default::default(),
+        seed_demo_catalog,
+    };
+    let app = sagaway_product::Application::build(config)
+        .await
+        .expect("product service builds");
+    let (addr, admin) = (app.grpc_addr(), app.admin_addr());
+    Running::start(addr, admin, |stopped| {
+        app.run_until_stopped(shutdown(stopped))
+    })
+}
+
+/// A gRPC channel to `url`.
+pub(crate) async fn grpc_channel(url: String) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(url)
+        .expect("gRPC url")
+        .connect()
+        .await
+        .expect("connect over gRPC")
+}
+
+/// A customer as the gateway forwards one: a fresh user id and the customer role.
+pub(crate) fn customer() -> sagaway_platform::identity::Identity {
+    identity_with(
+        uuid::Uuid::new_v4(),
+        &[sagaway_platform::identity::Role::Customer],
+    )
+}
+
+/// An admin as the gateway forwards one: a fresh user id and the customer and admin roles.
+pub(crate) fn admin() -> sagaway_platform::identity::Identity {
+    use sagaway_platform::identity::Role;
+    identity_with(uuid::Uuid::new_v4(), &[Role::Customer, Role::Admin])
+}
+
+/// The identity of user `user_id` holding `roles`, with a session.
+pub(crate) fn identity_with(
+    user_id: uuid::Uuid,
+    roles: &[sagaway_platform::identity::Role],
+) -> sagaway_platform::identity::Identity {
+    sagaway_platform::identity::Identity {
+        user_id,
+        roles: roles.to_vec(),
+        session_id: Some(unique("session")),
+    }
+}
+
+/// `message` as a request carrying `identity` in its metadata, as the gateway sends it.
+pub(crate) fn as_caller<T>(
+    identity: &sagaway_platform::identity::Identity,
+    message: T,
+) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    identity.write_to(request.metadata_mut());
+    request
+}
+
+/// The field names of the `google.rpc.BadRequest` violations a status carries, in order.
+pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    sagaway_platform::status::violations(status)
+        .into_iter()
+        .map(|violation| violation.field)
+        .collect()
 }

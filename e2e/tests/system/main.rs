@@ -7,5 +7,10 @@
 
 mod foundation;
 mod helpers;
+mod inbox;
 mod kafka;
+mod order;
+mod outbox;
+mod product;
 mod registry;
+mod user;

@@ -1,27 +1,44 @@
-//! The Sagaway order service. Owns orders and their status history (database `sagaway_orders`), starts the order saga by writing `OrderCreated` to its outbox, and follows the saga to a terminal state.
+//! The Sagaway order service. Owns orders, their lines and status history (database
+//! `sagaway_orders`), starts the order saga by writing `OrderCreated` to its outbox in the same
+//! transaction as the order, and publishes its outbox to Kafka.
 //!
 //! - [`Config`]: settings from the environment (see the README's configuration table).
-//! - [`Application`]: binds gRPC (`SAGAWAY_GRPC_ADDR`, default port 50051) and admin HTTP
-//!   (`SAGAWAY_ADMIN_ADDR`, default port 51051) and serves until stopped.
-//! - [`api`]: the `sagaway.order.v1.OrderService` implementation.
+//! - [`Application`]: binds gRPC (`SAGAWAY_GRPC_ADDR`, default 50051) and admin HTTP
+//!   (`SAGAWAY_ADMIN_ADDR`, default 51051), runs the outbox publisher, serves until stopped.
+//! - [`api`]: the thin `sagaway.order.v1.OrderService` layer; [`orders`]: what each RPC does;
+//!   [`domain`]: statuses and new orders parsed from requests; [`store`]: SQL;
+//!   [`catalog`]: the product service client; [`error`]: failures and their gRPC statuses.
 
 pub mod api;
+pub mod catalog;
+pub mod domain;
+pub mod error;
+pub mod orders;
+pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use futures::FutureExt as _;
+use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::pb::order::order_service_server::OrderServiceServer;
+use sagaway_contracts::registry::RegistryClient;
 use sagaway_platform::admin::Readiness;
 use sagaway_platform::config::{ConfigError, Env};
 use sagaway_platform::kafka::BrokerProbe;
+use sagaway_platform::outbox::{Publisher, PublisherConfig};
 use sagaway_platform::service::{GrpcApplication, ServiceConfig};
 
-/// Name in logs and metrics.
+/// Name in logs, metrics, events (`producer`) and `x-sagaway-caller`.
 pub const SERVICE_NAME: &str = "order-service";
 /// Default gRPC port (DESIGN.md).
 pub const DEFAULT_GRPC_PORT: u16 = 50051;
 /// Default database.
 pub const DEFAULT_DATABASE: &str = "sagaway_orders";
+
+/// The service's own migrations (versions 100+).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The order service's configuration.
 #[derive(Debug, Clone)]
@@ -31,6 +48,12 @@ pub struct Config {
     /// `SAGAWAY_PRODUCT_URL` (`http://127.0.0.1:50052`): the product service, asked whether
     /// ordered products exist.
     pub product_url: String,
+    /// `SAGAWAY_PRODUCT_DEADLINE_MS` (`2000`): deadline of each call to the product service.
+    pub product_deadline: Duration,
+    /// `SAGAWAY_PRODUCT_ATTEMPTS` (`3`): calls made when the product service is UNAVAILABLE.
+    pub product_attempts: u32,
+    /// The outbox publisher (`SAGAWAY_OUTBOX_*`).
+    pub publisher: PublisherConfig,
 }
 
 impl Config {
@@ -44,27 +67,48 @@ impl Config {
                 DEFAULT_DATABASE,
             )?,
             product_url: env.string("SAGAWAY_PRODUCT_URL", "http://127.0.0.1:50052"),
+            product_deadline: Duration::from_millis(
+                env.parse("SAGAWAY_PRODUCT_DEADLINE_MS", 2000)?,
+            ),
+            product_attempts: env.parse("SAGAWAY_PRODUCT_ATTEMPTS", 3)?,
+            publisher: PublisherConfig::from_env(env)?,
         })
     }
 }
 
-/// The running service: listeners bound, dependencies wired.
+/// The running service: database migrated, listeners bound, dependencies wired.
 #[derive(Debug)]
 pub struct Application {
     inner: GrpcApplication,
+    orders: orders::Orders,
+    publisher: Publisher,
 }
 
 impl Application {
-    /// Connects (lazily) to the database and broker and binds both listeners.
+    /// Migrates the database, wires the product client and the publisher, binds both listeners.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = sagaway_platform::db::lazy_pool(
             config.service.database_url.expose(),
             config.service.database_max_connections,
         )?;
+        sagaway_platform::db::migrate(&pool, &MIGRATOR).await?;
+        let catalog = catalog::Catalog::new(
+            &config.product_url,
+            config.product_deadline,
+            config.product_attempts,
+        )?;
+        let codec = EventCodec::new(RegistryClient::new(&config.service.schema_registry_url));
+        let publisher = Publisher::new(
+            pool.clone(),
+            &config.service.kafka,
+            codec,
+            config.publisher.clone(),
+        )?;
         let broker = BrokerProbe::new(&config.service.kafka)?;
+        let readiness_pool = pool.clone();
         let readiness = Readiness::default()
             .with("database", move || {
-                let pool = pool.clone();
+                let pool = readiness_pool.clone();
                 async move { sagaway_platform::db::ping(&pool).await }
             })
             .with("broker", move || {
@@ -78,7 +122,11 @@ impl Application {
             sagaway_contracts::FILE_DESCRIPTOR_SET,
         )
         .await?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            orders: orders::Orders::new(pool, catalog),
+            publisher,
+        })
     }
 
     /// The bound gRPC address.
@@ -91,12 +139,21 @@ impl Application {
         self.inner.admin_addr()
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves and publishes until `shutdown` completes, then drains in-flight requests and lets
+    /// the publisher finish its batch.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let routes = tonic::service::Routes::new(OrderServiceServer::new(api::OrderServiceApi));
-        self.inner.run_until_stopped(routes, shutdown).await
+        let shutdown = shutdown.boxed().shared();
+        let publisher = tokio::spawn(self.publisher.run(shutdown.clone()));
+        let routes = tonic::service::Routes::new(OrderServiceServer::new(
+            api::OrderServiceApi::new(self.orders),
+        ));
+        let served = self.inner.run_until_stopped(routes, shutdown).await;
+        if let Err(err) = publisher.await {
+            tracing::error!(error = %err, "outbox publisher task failed");
+        }
+        served
     }
 }

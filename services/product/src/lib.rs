@@ -1,20 +1,38 @@
-//! The Sagaway product service. Owns the catalogue and stock (database `sagaway_products`): available and reserved quantities, reservations with an expiry, and the stock events of the saga.
+//! The Sagaway product service. Owns the catalogue and stock (database `sagaway_products`):
+//! available and reserved quantities, reservations with an expiry, and the stock events of the
+//! saga.
 //!
-//! - [`Config`]: settings from the environment (see the README's configuration table).
-//! - [`Application`]: binds gRPC (`SAGAWAY_GRPC_ADDR`, default port 50052) and admin HTTP
-//!   (`SAGAWAY_ADMIN_ADDR`, default port 51052) and serves until stopped.
-//! - [`api`]: the `sagaway.product.v1.ProductService` implementation.
+//! - [`Config`]: settings from the environment (see the README's configuration table and the
+//!   struct's own list: the system currency and the demo catalogue).
+//! - [`Application`]: prepares the database (migrations, the demo catalogue when asked), binds
+//!   gRPC (`SAGAWAY_GRPC_ADDR`, default port 50052) and admin HTTP (`SAGAWAY_ADMIN_ADDR`,
+//!   default port 51052) and serves until stopped.
+//! - [`api`]: the `sagaway.product.v1.ProductService` handlers, thin: caller, parse, call,
+//!   convert.
+//! - [`catalog`]: the operations; changes need a verified [`domain::Admin`].
+//! - [`domain`]: values parsed at the boundary (sku, name, description, price, quantity, batch
+//!   lookups) and the rules on products.
+//! - [`store`]: the SQL, one function per statement; [`setup`]: migrations and the demo seed.
+//! - [`error`]: the service's failures and their one conversion to gRPC statuses.
 
 pub mod api;
+pub mod catalog;
+mod config;
+mod convert;
+pub mod domain;
+pub mod error;
+pub mod setup;
+pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use sagaway_contracts::pb::product::product_service_server::ProductServiceServer;
 use sagaway_platform::admin::Readiness;
-use sagaway_platform::config::{ConfigError, Env};
 use sagaway_platform::kafka::BrokerProbe;
-use sagaway_platform::service::{GrpcApplication, ServiceConfig};
+use sagaway_platform::service::GrpcApplication;
+
+pub use config::Config;
 
 /// Name in logs and metrics.
 pub const SERVICE_NAME: &str = "product-service";
@@ -23,45 +41,37 @@ pub const DEFAULT_GRPC_PORT: u16 = 50052;
 /// Default database.
 pub const DEFAULT_DATABASE: &str = "sagaway_products";
 
-/// The product service's configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Settings every service shares.
-    pub service: ServiceConfig,
-}
-
-impl Config {
-    /// Reads the configuration; a bad value names its variable.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            service: ServiceConfig::from_env(
-                env,
-                SERVICE_NAME,
-                DEFAULT_GRPC_PORT,
-                DEFAULT_DATABASE,
-            )?,
-        })
-    }
-}
-
-/// The running service: listeners bound, dependencies wired.
+/// The running service: database prepared, listeners bound, dependencies wired.
 #[derive(Debug)]
 pub struct Application {
     inner: GrpcApplication,
+    api: api::ProductServiceApi,
 }
 
 impl Application {
-    /// Connects (lazily) to the database and broker and binds both listeners.
+    /// Connects to the database, applies the migrations and seeds the demo catalogue when
+    /// configured (in the background if the database is not up yet), and binds both listeners.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = sagaway_platform::db::lazy_pool(
             config.service.database_url.expose(),
             config.service.database_max_connections,
         )?;
+        let prepared = sagaway_platform::schema::prepare(SERVICE_NAME, {
+            let (pool, currency, seed) = (pool.clone(), config.currency, config.seed_demo_catalog);
+            move || {
+                let pool = pool.clone();
+                async move { setup::prepare(&pool, currency, seed).await }
+            }
+        })
+        .await?;
         let broker = BrokerProbe::new(&config.service.kafka)?;
         let readiness = Readiness::default()
-            .with("database", move || {
-                let pool = pool.clone();
-                async move { sagaway_platform::db::ping(&pool).await }
+            .with("database", {
+                let (pool, prepared) = (pool.clone(), prepared.clone());
+                move || {
+                    let (pool, prepared) = (pool.clone(), prepared.clone());
+                    async move { prepared.check(&pool).await }
+                }
             })
             .with("broker", move || {
                 let broker = broker.clone();
@@ -74,7 +84,11 @@ impl Application {
             sagaway_contracts::FILE_DESCRIPTOR_SET,
         )
         .await?;
-        Ok(Self { inner })
+        let catalog = catalog::Catalog::new(pool, config.currency);
+        Ok(Self {
+            inner,
+            api: api::ProductServiceApi::new(catalog),
+        })
     }
 
     /// The bound gRPC address.
@@ -92,7 +106,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let routes = tonic::service::Routes::new(ProductServiceServer::new(api::ProductServiceApi));
+        let routes = tonic::service::Routes::new(ProductServiceServer::new(self.api));
         self.inner.run_until_stopped(routes, shutdown).await
     }
 }

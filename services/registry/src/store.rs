@@ -126,6 +126,28 @@ impl Store {
         &self.pool
     }
 
+    /// The live version of `subject` holding exactly `new`, if any, read through the subject
+    /// cache: the common case of a producer re-registering its schema, answered without a
+    /// write transaction. (A registration racing with it still goes through `register`.)
+    pub async fn identical_version(
+        &self,
+        subject: &str,
+        new: &NewSchema,
+    ) -> Result<Option<(i32, i32)>, ApiError> {
+        if new.import.is_some() {
+            return Ok(None);
+        }
+        let versions = match self.versions(subject, false).await {
+            Ok(versions) => versions,
+            Err(ApiError::SubjectNotFound(_)) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        Ok(versions
+            .iter()
+            .find(|v| v.schema == new.schema && v.references == new.references)
+            .map(|v| (v.id, v.version)))
+    }
+
     /// Registers `new` under `subject`; an identical live schema keeps its id and version.
     /// `check` sees the subject's live versions (oldest first), each with the texts of the
     /// schemas it references, and may refuse the new schema.

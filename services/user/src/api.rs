@@ -1,60 +1,102 @@
 //! The gRPC face of the user service: `sagaway.user.v1.UserService`.
 //!
-//! Every RPC answers `UNIMPLEMENTED` for now; the services issue fills them in over the
-//! service's own database.
+//! Each handler reads the caller's identity (UNAUTHENTICATED without one, except for the two
+//! RPCs that exist to obtain an identity), parses the request into domain values, calls
+//! [`Accounts`], and converts the answer. Failures become statuses in `error.rs`.
 
 use sagaway_contracts::pb::user as pb;
+use sagaway_platform::identity::Identity;
 use tonic::{Request, Response, Status};
 
-/// Implements `UserService`.
-#[derive(Debug, Clone, Default)]
-pub struct UserServiceApi;
+use crate::accounts::Accounts;
+use crate::domain::{self, NewUser, TopUp};
+use crate::error::Error;
 
-fn not_yet(rpc: &str) -> Status {
-    Status::unimplemented(format!("UserService.{rpc} is not implemented yet"))
+/// Implements `UserService` over [`Accounts`].
+#[derive(Debug, Clone)]
+pub struct UserServiceApi {
+    accounts: Accounts,
+}
+
+impl UserServiceApi {
+    /// The API over `accounts`.
+    pub fn new(accounts: Accounts) -> Self {
+        Self { accounts }
+    }
 }
 
 #[tonic::async_trait]
 impl pb::user_service_server::UserService for UserServiceApi {
     async fn register_user(
         &self,
-        _request: Request<pb::RegisterUserRequest>,
+        request: Request<pb::RegisterUserRequest>,
     ) -> Result<Response<pb::RegisterUserResponse>, Status> {
-        Err(not_yet("register_user"))
+        let new_user = NewUser::try_from(request.into_inner())?;
+        let user = self.accounts.register(new_user).await?;
+        Ok(Response::new(pb::RegisterUserResponse {
+            user: Some(user.into()),
+        }))
     }
 
     async fn authenticate_user(
         &self,
-        _request: Request<pb::AuthenticateUserRequest>,
+        request: Request<pb::AuthenticateUserRequest>,
     ) -> Result<Response<pb::AuthenticateUserResponse>, Status> {
-        Err(not_yet("authenticate_user"))
+        let request = request.into_inner();
+        let user = self
+            .accounts
+            .authenticate(&request.email, &request.password)
+            .await?;
+        Ok(Response::new(pb::AuthenticateUserResponse {
+            user: Some(user.into()),
+        }))
     }
 
     async fn get_user(
         &self,
-        _request: Request<pb::GetUserRequest>,
+        request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        Err(not_yet("get_user"))
+        let caller = Identity::from_metadata(request.metadata())?;
+        let user_id = domain::parse_user_id(&request.get_ref().user_id)
+            .map_err(|violation| Error::InvalidArgument(vec![violation]))?;
+        let user = self.accounts.get(&caller, user_id).await?;
+        Ok(Response::new(user.into()))
     }
 
     async fn get_me(
         &self,
-        _request: Request<pb::GetMeRequest>,
+        request: Request<pb::GetMeRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        Err(not_yet("get_me"))
+        let caller = Identity::from_metadata(request.metadata())?;
+        let user = self.accounts.me(&caller).await?;
+        Ok(Response::new(user.into()))
     }
 
     async fn top_up_balance(
         &self,
-        _request: Request<pb::TopUpBalanceRequest>,
+        request: Request<pb::TopUpBalanceRequest>,
     ) -> Result<Response<pb::TopUpBalanceResponse>, Status> {
-        Err(not_yet("top_up_balance"))
+        let caller = Identity::from_metadata(request.metadata())?;
+        let top_up = TopUp::parse(request.get_ref(), self.accounts.currency())?;
+        let user = self.accounts.top_up(&caller, top_up).await?;
+        Ok(Response::new(pb::TopUpBalanceResponse {
+            user: Some(user.into()),
+        }))
     }
 
     async fn list_users(
         &self,
-        _request: Request<pb::ListUsersRequest>,
+        request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        Err(not_yet("list_users"))
+        let caller = Identity::from_metadata(request.metadata())?;
+        let pb::ListUsersRequest {
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let page = self.accounts.list(&caller, page_size, &page_token).await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: page.items.into_iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token,
+        }))
     }
 }

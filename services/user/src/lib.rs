@@ -1,20 +1,38 @@
-//! The Sagaway user service. Owns users, credentials and balances (database `sagaway_users`), and takes and refunds payments in the saga.
+//! The Sagaway user service. Owns users, credentials and balances (database `sagaway_users`),
+//! and takes and refunds payments in the saga.
 //!
-//! - [`Config`]: settings from the environment (see the README's configuration table).
-//! - [`Application`]: binds gRPC (`SAGAWAY_GRPC_ADDR`, default port 50053) and admin HTTP
-//!   (`SAGAWAY_ADMIN_ADDR`, default port 51053) and serves until stopped.
-//! - [`api`]: the `sagaway.user.v1.UserService` implementation.
+//! - [`Config`]: settings from the environment (see the README's configuration table and the
+//!   struct's own list: the system currency and the bootstrap admin).
+//! - [`Application`]: prepares the database (migrations, the configured admin), binds gRPC
+//!   (`SAGAWAY_GRPC_ADDR`, default port 50053) and admin HTTP (`SAGAWAY_ADMIN_ADDR`, default
+//!   port 51053) and serves until stopped.
+//! - [`api`]: the `sagaway.user.v1.UserService` handlers, thin: identity, parse, call, convert.
+//! - [`accounts`]: the operations and who may perform them.
+//! - [`domain`]: values parsed at the boundary (email, password, display name, top-up) and the
+//!   rules on accounts and balances.
+//! - [`credentials`]: argon2id password hashing on the blocking pool.
+//! - [`store`]: the SQL, one function per statement; [`setup`]: migrations and bootstrap.
+//! - [`error`]: the service's failures and their one conversion to gRPC statuses.
 
+pub mod accounts;
 pub mod api;
+mod config;
+mod convert;
+pub mod credentials;
+pub mod domain;
+pub mod error;
+pub mod setup;
+pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use sagaway_contracts::pb::user::user_service_server::UserServiceServer;
 use sagaway_platform::admin::Readiness;
-use sagaway_platform::config::{ConfigError, Env};
 use sagaway_platform::kafka::BrokerProbe;
-use sagaway_platform::service::{GrpcApplication, ServiceConfig};
+use sagaway_platform::service::GrpcApplication;
+
+pub use config::{AdminAccount, Config};
 
 /// Name in logs and metrics.
 pub const SERVICE_NAME: &str = "user-service";
@@ -23,45 +41,39 @@ pub const DEFAULT_GRPC_PORT: u16 = 50053;
 /// Default database.
 pub const DEFAULT_DATABASE: &str = "sagaway_users";
 
-/// The user service's configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Settings every service shares.
-    pub service: ServiceConfig,
-}
-
-impl Config {
-    /// Reads the configuration; a bad value names its variable.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            service: ServiceConfig::from_env(
-                env,
-                SERVICE_NAME,
-                DEFAULT_GRPC_PORT,
-                DEFAULT_DATABASE,
-            )?,
-        })
-    }
-}
-
-/// The running service: listeners bound, dependencies wired.
+/// The running service: database prepared, listeners bound, dependencies wired.
 #[derive(Debug)]
 pub struct Application {
     inner: GrpcApplication,
+    api: api::UserServiceApi,
 }
 
 impl Application {
-    /// Connects (lazily) to the database and broker and binds both listeners.
+    /// Connects to the database, applies the migrations and creates the configured admin (in
+    /// the background if the database is not up yet), and binds both listeners.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = sagaway_platform::db::lazy_pool(
             config.service.database_url.expose(),
             config.service.database_max_connections,
         )?;
+        let accounts = accounts::Accounts::new(
+            pool.clone(),
+            credentials::Hasher::default(),
+            config.currency,
+        );
+        let prepared = sagaway_platform::schema::prepare(SERVICE_NAME, {
+            let (pool, accounts, admin) = (pool.clone(), accounts.clone(), config.admin.clone());
+            move || {
+                let (pool, accounts, admin) = (pool.clone(), accounts.clone(), admin.clone());
+                async move { setup::prepare(&pool, &accounts, admin.as_ref()).await }
+            }
+        })
+        .await?;
         let broker = BrokerProbe::new(&config.service.kafka)?;
         let readiness = Readiness::default()
             .with("database", move || {
-                let pool = pool.clone();
-                async move { sagaway_platform::db::ping(&pool).await }
+                let (pool, prepared) = (pool.clone(), prepared.clone());
+                async move { prepared.check(&pool).await }
             })
             .with("broker", move || {
                 let broker = broker.clone();
@@ -74,7 +86,10 @@ impl Application {
             sagaway_contracts::FILE_DESCRIPTOR_SET,
         )
         .await?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            api: api::UserServiceApi::new(accounts),
+        })
     }
 
     /// The bound gRPC address.
@@ -92,7 +107,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let routes = tonic::service::Routes::new(UserServiceServer::new(api::UserServiceApi));
+        let routes = tonic::service::Routes::new(UserServiceServer::new(self.api));
         self.inner.run_until_stopped(routes, shutdown).await
     }
 }

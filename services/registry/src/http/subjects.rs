@@ -101,6 +101,9 @@ pub(super) async fn register(
         references,
         import,
     };
+    if let Some((id, version)) = state.store.identical_version(&subject, &new).await? {
+        return Ok(register_answer(id, version, extended));
+    }
     let level = settings::effective_level(&state.store, &subject).await?;
     let (id, version) = state
         .store
@@ -119,11 +122,15 @@ pub(super) async fn register(
             }
         })
         .await?;
+    Ok(register_answer(id, version, extended))
+}
+
+fn register_answer(id: i32, version: i32, extended: Extended) -> axum::response::Response {
     let mut answer = json!({ "id": id });
     if extended.0 {
         answer["version"] = version.into();
     }
-    Ok(reply(answer))
+    reply(answer)
 }
 
 pub(super) async fn lookup(

@@ -1,0 +1,133 @@
+"""Writes one benchmark's results into docs/benchmarks.md, between markers of its own, with
+the machine and the date, so that each script owns its section and reruns replace it.
+
+usage: bench_report.py NAME RESULTS.jsonl docs/benchmarks.md
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import sys
+
+HEADER = """# Benchmarks
+
+Measured on the project's own machines with the scripts named in each section; every number
+below comes from a run of that script, which rewrites its own section. Machine details are
+read at run time.
+"""
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model}), {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def registry_section(rows):
+    by_name = {row["scenario"]: row for row in rows}
+    hello = by_name.get("hello-axum GET /")
+    lookup = by_name.get("GET /schemas/ids/{id}")
+    lines = [
+        "| scenario | requests/s | p50 ms | p90 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['scenario']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p90_ms']:.2f} "
+            f"| {row['p99_ms']:.2f} | {row['errors']} |"
+        )
+    verdict = []
+    if hello and lookup and hello["rps"]:
+        ratio = lookup["rps"] / hello["rps"]
+        verdict.append(
+            f"- Id lookups run at **{ratio:.0%}** of the hello-world rate "
+            f"(target >= 80%: {'met' if ratio >= 0.8 else 'NOT met'}), "
+            f"p99 **{lookup['p99_ms']:.2f} ms** (target < 5 ms: {'met' if lookup['p99_ms'] < 5 else 'NOT met'})."
+        )
+    sample = rows[0] if rows else {}
+    return "\n".join(
+        [
+            "## Contract registry (`scripts/bench-registry.sh`)",
+            "",
+            f"- Date: {datetime.date.today().isoformat()}; machine: {machine()}.",
+            f"- Server pinned to CPU 0, load generator (`sagaway-loadgen`, closed loop, "
+            f"{sample.get('concurrency', '?')} clients, {sample.get('seconds', '?')} s after 2 s warm-up) pinned to CPU 1; "
+            "release builds; PostgreSQL on the same machine, unpinned.",
+            "",
+            *lines,
+            "",
+            *verdict,
+            "- Registering an existing schema is a transaction (advisory lock, read of the subject); "
+            "a new schema adds a compatibility check and two inserts, so both are bounded by PostgreSQL commits.",
+        ]
+    )
+
+
+def services_section(rows):
+    memory = [r for r in rows if r["scenario"] == "idle memory"]
+    rate = next((r for r in rows if r["scenario"] == "CreateOrder at a fixed rate"), None)
+    outbox = next((r for r in rows if r["scenario"] == "outbox latency"), None)
+    closed = next((r for r in rows if r["scenario"] == "CreateOrder closed loop"), None)
+    lines = [
+        "## Services and the outbox (`scripts/bench-services.sh`)",
+        "",
+        f"- Date: {datetime.date.today().isoformat()}; machine: {machine()}.",
+        "- Release builds; registry, order, product and user services, PostgreSQL and the nisshi broker all share "
+        "the machine's cores, unpinned. Load from `sagaway-grpc-bench` over direct gRPC (no gateway); each "
+        "CreateOrder is a one-line order for a catalogue product and makes one call to the product service "
+        "and one transaction with one outbox row.",
+        "",
+        "| measurement | result |",
+        "|---|---|",
+    ]
+    if outbox:
+        lines.append(
+            f"| outbox latency, insert to broker ack, at {outbox['rate']} events/s | p50 {outbox['p50_s'] * 1000:.1f} ms, "
+            f"p99 {outbox['p99_s'] * 1000:.1f} ms, max {outbox['max_s'] * 1000:.1f} ms ({outbox['published']:.0f} events) |"
+            if outbox.get("p50_s") is not None
+            else f"| outbox latency at {outbox['rate']} events/s | not recorded |"
+        )
+    if rate:
+        lines.append(
+            f"| CreateOrder at {rate['rate']:.0f}/s (open loop) | achieved {rate['rps']:.0f}/s, p50 {rate['p50_ms']:.1f} ms, "
+            f"p99 {rate['p99_ms']:.1f} ms, {rate['errors']} errors |"
+        )
+    if closed:
+        lines.append(
+            f"| CreateOrder throughput, {closed['concurrency']} clients (closed loop) | {closed['rps']:.0f} requests/s, "
+            f"p50 {closed['p50_ms']:.1f} ms, p99 {closed['p99_ms']:.1f} ms, {closed['errors']} errors |"
+        )
+    for row in memory:
+        lines.append(f"| idle memory, {row['process']} | {row['rss_kib'] / 1024:.1f} MiB RSS |")
+    if outbox and outbox.get("p99_s") is not None:
+        met = outbox["p99_s"] <= 0.020
+        lines += ["", f"- Target outbox p99 <= 20 ms at 500 events/s: {'met' if met else 'NOT met'} at {outbox['rate']}/s."]
+    return "\n".join(lines)
+
+
+def main():
+    name, results, target = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    section = {"registry": registry_section, "services": services_section}[name](rows)
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    text = target.read_text() if target.exists() else HEADER
+    block = f"{start}\n{section}\n{end}"
+    if start in text:
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    target.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
