@@ -5,3 +5,33 @@
 //! - `src/bin/sagaway-loadgen.rs`: a closed-loop HTTP load generator (fixed concurrency,
 //!   latency percentiles, optional unique body per request) used by `scripts/bench-*.sh`.
 //! - `src/bin/hello-axum.rs`: the axum hello-world the benchmarks use as their ceiling.
+
+/// The `p`th percentile (0-100) of sorted latencies in microseconds, in milliseconds
+/// (nearest rank); 0 when there are none.
+pub fn percentile_ms(sorted_micros: &[u32], p: f64) -> f64 {
+    if sorted_micros.is_empty() {
+        return 0.0;
+    }
+    let last = sorted_micros.len() - 1;
+    let rank = ((p / 100.0) * last as f64).round() as usize;
+    f64::from(sorted_micros[rank.min(last)]) / 1000.0
+}
+
+/// A latency in whole microseconds, saturating.
+pub fn micros(elapsed: std::time::Duration) -> u32 {
+    u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile_ms;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let sorted: Vec<u32> = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(percentile_ms(&sorted, 50.0), 51.0);
+        assert_eq!(percentile_ms(&sorted, 99.0), 99.0);
+        assert_eq!(percentile_ms(&sorted, 100.0), 100.0);
+        assert_eq!(percentile_ms(&[], 99.0), 0.0);
+    }
+}

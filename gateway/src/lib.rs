@@ -1,60 +1,77 @@
 //! Sagaway's HTTP gateway, the one door HTTP clients use.
 //!
-//! Today it binds its port and answers `/health/live`, `/health/ready` (Redis answers) and
-//! `/metrics`; every other path answers 404 with a JSON body. Authentication (JWT bound to Redis
-//! sessions) and transcoding from the `google.api.http` annotations land with the gateway issue.
+//! Routes are built at start-up from the `google.api.http` options in the descriptor sets of the
+//! configured backends ([`routes`], [`template`]); one handler ([`transcode`]) maps each request
+//! to its RPC with proto3 JSON both ways ([`fields`] for path and query values) and calls the
+//! backend with a generic client ([`client`]); failures become JSON `google.rpc.Status` bodies
+//! in one place ([`error`]). [`headers`] keeps the request id and strips forged identity headers.
+//! [`openapi`] generates `/openapi.json` from the same routes. [`idempotency`] replays answers
+//! to a repeated `Idempotency-Key` and [`ratelimit`] counts requests per IP and per user, both
+//! in Redis through [`store`].
+//! It also answers `/health/live`, `/health/ready` (Redis answers) and `/metrics`.
+//! [`auth`] serves register, login, refresh, logout and the JWK Set, and guards every `/v1/`
+//! route: a bearer token bound to a live Redis session becomes an [`Identity`] extension, which
+//! the transcoder forwards as gRPC metadata.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod fields;
+pub mod headers;
+pub mod idempotency;
+pub mod openapi;
+pub mod ratelimit;
+pub mod routes;
+pub mod store;
+pub mod template;
+pub mod transcode;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::Json;
-use axum::Router;
-use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use prost_reflect::DescriptorPool;
 use sagaway_platform::admin::{self, Readiness};
-use sagaway_platform::config::{ConfigError, Env};
+use sagaway_platform::identity::Identity;
+use serde_json::Value;
 use tokio::net::TcpListener;
+
+pub use config::{AuthConfig, Config, ExtraBackend};
+
+use crate::auth::Auth;
+use crate::auth::guard::{self, Guard};
+use crate::auth::keys::KeySet;
+use crate::auth::sessions::Sessions;
+use crate::auth::tokens::Tokens;
+use crate::client::Backend;
+use crate::idempotency::Idempotency;
+use crate::ratelimit::RateLimiter;
+use crate::routes::RouteTable;
+use crate::store::Store;
+use crate::transcode::Transcoder;
 
 /// Name in logs and metrics.
 pub const SERVICE_NAME: &str = "gateway";
 
-/// The gateway's configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `SAGAWAY_HTTP_ADDR` (`0.0.0.0:8080`).
-    pub http_addr: SocketAddr,
-    /// `SAGAWAY_REDIS_URL` (`redis://127.0.0.1:6379`): sessions, rate limits, idempotency keys.
-    pub redis_url: String,
-    /// `SAGAWAY_ORDER_URL` (`http://127.0.0.1:50051`).
-    pub order_url: String,
-    /// `SAGAWAY_PRODUCT_URL` (`http://127.0.0.1:50052`).
-    pub product_url: String,
-    /// `SAGAWAY_USER_URL` (`http://127.0.0.1:50053`).
-    pub user_url: String,
-}
-
-impl Config {
-    /// Reads the configuration; a bad value names its variable.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            http_addr: env.parse("SAGAWAY_HTTP_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
-            redis_url: env.string("SAGAWAY_REDIS_URL", "redis://127.0.0.1:6379"),
-            order_url: env.string("SAGAWAY_ORDER_URL", "http://127.0.0.1:50051"),
-            product_url: env.string("SAGAWAY_PRODUCT_URL", "http://127.0.0.1:50052"),
-            user_url: env.string("SAGAWAY_USER_URL", "http://127.0.0.1:50053"),
-        })
-    }
-}
-
-/// The gateway with its listener bound.
+/// The gateway with its listener bound and its routes built.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     redis: redis::Client,
+    transcoder: Arc<Transcoder>,
+    auth: Arc<Auth>,
+    idempotency: Idempotency,
+    limiter: RateLimiter,
+    identity: Option<Identity>,
 }
 
 impl Application {
-    /// Binds the listener; Redis is connected per readiness check until sessions land.
+    /// Binds the listener and builds the routes; a bad descriptor set or rule fails here.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let redis = redis::Client::open(config.redis_url.as_str()).with_context(|| {
             format!(
@@ -62,10 +79,50 @@ impl Application {
                 config.redis_url
             )
         })?;
+        let routes = build_routes(&config)?;
+        for route in routes.describe() {
+            tracing::info!(route, "route");
+        }
+        let store = Store::new(redis.clone());
+        let auth = Arc::new(build_auth(&config, &store)?);
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {} (SAGAWAY_HTTP_ADDR)", config.http_addr))?;
-        Ok(Self { listener, redis })
+        let transcoder = Arc::new(Transcoder {
+            routes,
+            timeout: config.timeout,
+            get_attempts: config.get_attempts,
+        });
+        Ok(Self {
+            listener,
+            redis,
+            transcoder,
+            auth,
+            idempotency: Idempotency {
+                store: store.clone(),
+                ttl: config.idempotency_ttl,
+            },
+            limiter: RateLimiter {
+                store,
+                per_ip: config.rate_limit_per_ip,
+                per_user: config.rate_limit_per_user,
+                window: config.rate_limit_window,
+                namespace: config.rate_limit_namespace.clone(),
+            },
+            identity: None,
+        })
+    }
+
+    /// Vouches for `identity` on every request instead of asking for a bearer token (role rules
+    /// still apply). For tests only; there is deliberately no way to choose an identity over HTTP.
+    pub fn with_identity_for_tests(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// The route table, one line per route (`GET /v1/products/{product_id} -> ...`).
+    pub fn routes(&self) -> Vec<String> {
+        self.transcoder.routes.describe()
     }
 
     /// The bound address (the real port when 0 was asked for).
@@ -82,14 +139,117 @@ impl Application {
     ) -> anyhow::Result<()> {
         let redis = self.redis.clone();
         let readiness = Readiness::default().with("redis", move || redis_ping(redis.clone()));
-        let router = Router::new()
-            .merge(admin::router(SERVICE_NAME, readiness))
-            .fallback(not_found);
+        let mut document = openapi::document(&self.transcoder.routes);
+        auth::openapi::describe(&mut document);
+        let document = Arc::new(document);
+        let transcoding = Router::new()
+            .route(
+                "/openapi.json",
+                get(move || async move { Json(Value::clone(&document)) }),
+            )
+            .fallback(transcode::handle)
+            .with_state(Arc::clone(&self.transcoder))
+            // Innermost first: idempotency and the per-user limit need the guard's identity.
+            .layer(from_fn_with_state(
+                self.idempotency.clone(),
+                idempotency::idempotent,
+            ))
+            .layer(from_fn_with_state(
+                self.limiter.clone(),
+                ratelimit::per_user,
+            ))
+            .layer(from_fn_with_state(
+                Guard {
+                    auth: Arc::clone(&self.auth),
+                    transcoder: Arc::clone(&self.transcoder),
+                },
+                guard::authenticate,
+            ));
+        let api = auth::router(Arc::clone(&self.auth))
+            .merge(transcoding)
+            .layer(from_fn_with_state(self.limiter.clone(), ratelimit::per_ip));
+        let mut router = admin::router(SERVICE_NAME, readiness).merge(api);
+        if let Some(identity) = self.identity.clone() {
+            router = router.layer(Extension(identity));
+        }
+        let router = router
+            .layer(axum::middleware::from_fn(headers::strip_identity))
+            .layer(axum::middleware::from_fn(headers::request_id));
         tracing::info!(service = SERVICE_NAME, http = %self.addr(), "listening");
         admin::serve(self.listener, router, shutdown)
             .await
             .context("gateway HTTP server")
     }
+}
+
+/// Routes for the built-in services (from the built-in descriptor set) and every extra backend.
+fn build_routes(config: &Config) -> anyhow::Result<RouteTable> {
+    let mut table = RouteTable::default();
+    let builtin = DescriptorPool::decode(sagaway_contracts::pb::FILE_DESCRIPTOR_SET)
+        .context("decoding the built-in descriptor set")?;
+    let services = [
+        (
+            "order",
+            "sagaway.order.v1.OrderService",
+            &config.order_url,
+            "SAGAWAY_ORDER_URL",
+        ),
+        (
+            "product",
+            "sagaway.product.v1.ProductService",
+            &config.product_url,
+            "SAGAWAY_PRODUCT_URL",
+        ),
+        (
+            "user",
+            "sagaway.user.v1.UserService",
+            &config.user_url,
+            "SAGAWAY_USER_URL",
+        ),
+    ];
+    for (name, service, urls, variable) in services {
+        let backend = Backend::new(name, &config::urls(urls), config.connect_timeout)
+            .with_context(|| format!("{variable}={urls:?}"))?;
+        let service = builtin
+            .get_service_by_name(service)
+            .with_context(|| format!("{service} is missing from the descriptor set"))?;
+        table.add_service(&service, &Arc::new(backend))?;
+    }
+    for extra in &config.extra_backends {
+        let context = || format!("{} backend {:?}", config::EXTRA_BACKENDS, extra.name);
+        let bytes = std::fs::read(&extra.descriptor_set)
+            .with_context(|| format!("reading {}", extra.descriptor_set.display()))
+            .with_context(context)?;
+        let pool = DescriptorPool::decode(bytes.as_slice()).with_context(context)?;
+        let backend = Arc::new(
+            Backend::new(&extra.name, &extra.urls, config.connect_timeout).with_context(context)?,
+        );
+        for service in pool.services() {
+            table
+                .add_service(&service, &backend)
+                .with_context(context)?;
+        }
+    }
+    Ok(table)
+}
+
+/// Keys, sessions and the user-service client behind the auth endpoints.
+fn build_auth(config: &Config, store: &Store) -> anyhow::Result<Auth> {
+    let keys = KeySet::load(&config.auth)?;
+    let users = Backend::new(
+        "user",
+        &config::urls(&config.user_url),
+        config.connect_timeout,
+    )
+    .with_context(|| format!("SAGAWAY_USER_URL={:?}", config.user_url))?;
+    Ok(Auth {
+        tokens: Tokens::new(keys, &config.auth),
+        sessions: Sessions::new(store.clone(), config.auth.session_ttl),
+        users: Arc::new(users),
+        pool: DescriptorPool::decode(sagaway_contracts::pb::FILE_DESCRIPTOR_SET)
+            .context("decoding the built-in descriptor set")?,
+        timeout: config.timeout,
+    })
 }
 
 async fn redis_ping(client: redis::Client) -> Result<(), String> {
@@ -104,9 +264,108 @@ async fn redis_ping(client: redis::Client) -> Result<(), String> {
         .map_err(|err| format!("redis: {err}"))
 }
 
-async fn not_found() -> (StatusCode, Json<serde_json::Value>) {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({ "code": 5, "message": "no route for this path", "details": [] })),
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::Lookup;
+    use axum::http::Method;
+    use sagaway_platform::config::Env;
+
+    fn builtin_routes() -> RouteTable {
+        let config = Config::from_env(&Env::default()).expect("default config");
+        build_routes(&config).expect("routes build")
+    }
+
+    #[tokio::test]
+    async fn routes_come_from_the_annotations_of_every_builtin_service() {
+        let mut routes = builtin_routes().describe();
+        routes.sort();
+        assert_eq!(
+            routes,
+            [
+                "GET /v1/me -> sagaway.user.v1.UserService/GetMe",
+                "GET /v1/orders -> sagaway.order.v1.OrderService/ListOrders",
+                "GET /v1/orders/{order_id} -> sagaway.order.v1.OrderService/GetOrder",
+                "GET /v1/orders/{order_id}/history -> sagaway.order.v1.OrderService/ListOrderStatusHistory",
+                "GET /v1/products -> sagaway.product.v1.ProductService/ListProducts",
+                "GET /v1/products/{product_id} -> sagaway.product.v1.ProductService/GetProduct",
+                "GET /v1/users -> sagaway.user.v1.UserService/ListUsers",
+                "GET /v1/users/{user_id} -> sagaway.user.v1.UserService/GetUser",
+                "POST /v1/orders -> sagaway.order.v1.OrderService/CreateOrder",
+                "POST /v1/orders/{order_id}:cancel -> sagaway.order.v1.OrderService/CancelOrder",
+                "POST /v1/products -> sagaway.product.v1.ProductService/CreateProduct",
+                "POST /v1/products/{product_id}:restock -> sagaway.product.v1.ProductService/RestockProduct",
+                "POST /v1/users/{user_id}/balance:topUp -> sagaway.user.v1.UserService/TopUpBalance",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn lookups_tell_a_custom_verb_from_a_variable_and_a_wrong_method_from_no_route() {
+        let table = builtin_routes();
+        let found = |method: Method, path: &str| match table.lookup(&method, path) {
+            Lookup::Found(route, bindings) => format!("{} {bindings:?}", route.rpc.name()),
+            Lookup::WrongMethod(allowed) => format!("405 {allowed:?}"),
+            Lookup::NotFound => "404".to_owned(),
+        };
+        let table = [
+            (
+                Method::POST,
+                "/v1/orders/o-1:cancel",
+                r#"CancelOrder [(["order_id"], "o-1")]"#,
+            ),
+            (
+                Method::GET,
+                "/v1/orders/o-1",
+                r#"GetOrder [(["order_id"], "o-1")]"#,
+            ),
+            (Method::GET, "/v1/orders/o-1:cancel", "405 [POST]"),
+            (Method::DELETE, "/v1/orders", "405 [GET, POST]"),
+            (
+                Method::GET,
+                "/v1/orders/o-1/history",
+                r#"ListOrderStatusHistory [(["order_id"], "o-1")]"#,
+            ),
+            (Method::GET, "/v1/me", "GetMe []"),
+            (Method::GET, "/v1/nowhere", "404"),
+            (Method::GET, "/v1/orders/o-1/nothing", "404"),
+        ];
+        for (method, path, expected) in table {
+            assert_eq!(found(method.clone(), path), expected, "{method} {path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_describes_routes_with_their_proto_comments() {
+        let document = openapi::document(&builtin_routes());
+        assert_eq!(document["openapi"], "3.1.0");
+        let get = &document["paths"]["/v1/products/{product_id}"]["get"];
+        assert_eq!(get["parameters"][0]["name"], "product_id", "{get}");
+        assert!(
+            get["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("Returns one product")),
+            "{get}"
+        );
+        let list = &document["paths"]["/v1/orders"]["get"]["parameters"];
+        let names: Vec<&str> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(names, ["page_size", "page_token", "status"]);
+        let create = &document["paths"]["/v1/products"]["post"]["requestBody"];
+        assert_eq!(
+            create["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/sagaway.product.v1.Product"
+        );
+        let product = &document["components"]["schemas"]["sagaway.product.v1.Product"];
+        assert_eq!(
+            product["properties"]["createTime"]["allOf"][0]["format"], "date-time",
+            "{product}"
+        );
+        let status = &document["components"]["schemas"]["sagaway.order.v1.OrderStatus"];
+        assert_eq!(status["enum"][6], "ORDER_STATUS_CANCELLED");
+    }
 }

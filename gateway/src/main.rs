@@ -7,9 +7,12 @@ use sagaway_platform::config::Env;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let env = Env::from_process();
-    sagaway_platform::telemetry::init(&env);
+    let telemetry = sagaway_platform::telemetry::init(&env);
     let config = sagaway_gateway::Config::from_env(&env).context("reading configuration")?;
     let app = sagaway_gateway::Application::build(config).await?;
-    app.run_until_stopped(sagaway_platform::shutdown::signal())
-        .await
+    let result = app
+        .run_until_stopped(sagaway_platform::shutdown::signal())
+        .await;
+    telemetry.shutdown();
+    result
 }

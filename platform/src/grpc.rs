@@ -20,6 +20,26 @@ pub enum GrpcServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// The span every gRPC request runs in: its method and the request id the gateway forwards,
+/// which is also the saga's correlation id, so every log line of the request carries them.
+fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let request_id = header("x-request-id");
+    tracing::info_span!(
+        "grpc",
+        method = %request.uri().path(),
+        request_id = %request_id,
+        correlation_id = %request_id,
+        traceparent = %header("traceparent"),
+    )
+}
+
 /// Reflection that advertises exactly what this server serves: its own services and health
 /// (the shared descriptor set also describes the other services, which live elsewhere).
 fn reflection_builder<'b>(
@@ -76,6 +96,7 @@ pub async fn serve(
     };
 
     tonic::transport::Server::builder()
+        .trace_fn(request_span)
         .add_routes(routes)
         .add_service(health)
         .add_service(reflection_v1)

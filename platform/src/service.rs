@@ -67,6 +67,24 @@ impl ServiceConfig {
     }
 }
 
+/// The readiness every gRPC service reports: its database prepared (migrated) and answering,
+/// and the broker answering a metadata request.
+pub fn database_and_broker(
+    pool: sqlx::PgPool,
+    prepared: crate::schema::Prepared,
+    broker: crate::kafka::BrokerProbe,
+) -> Readiness {
+    Readiness::default()
+        .with("database", move || {
+            let (pool, prepared) = (pool.clone(), prepared.clone());
+            async move { prepared.check(&pool).await }
+        })
+        .with("broker", move || {
+            let broker = broker.clone();
+            async move { broker.check().await }
+        })
+}
+
 /// A gRPC service with its listeners bound, ready to run.
 #[derive(Debug)]
 pub struct GrpcApplication {

@@ -42,13 +42,7 @@ pub fn invalid_argument(violations: Vec<Violation>) -> Status {
 
 /// INTERNAL for the client; the cause chain goes to the log only.
 pub fn internal(context: &str, error: &(dyn std::error::Error + 'static)) -> Status {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let chain = crate::retry::error_chain(error);
     tracing::error!(context, error = %chain, "internal error");
     Status::internal("internal error")
 }

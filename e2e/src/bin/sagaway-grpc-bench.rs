@@ -20,6 +20,7 @@ use sagaway_contracts::pb::order::order_service_client::OrderServiceClient;
 use sagaway_contracts::pb::order::{CreateOrderRequest, OrderItem};
 use sagaway_contracts::pb::product::ListProductsRequest;
 use sagaway_contracts::pb::product::product_service_client::ProductServiceClient;
+use sagaway_e2e::{micros, percentile_ms};
 use sagaway_platform::identity::{Identity, Role};
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
@@ -94,18 +95,6 @@ async fn create(
 struct Tally {
     latencies: Vec<u32>,
     errors: u64,
-}
-
-fn micros(elapsed: Duration) -> u32 {
-    u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX)
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    f64::from(sorted[rank.min(sorted.len() - 1)]) / 1000.0
 }
 
 #[tokio::main]
@@ -218,10 +207,10 @@ async fn main() -> anyhow::Result<()> {
             "requests": tally.latencies.len(),
             "errors": tally.errors,
             "rps": (tally.latencies.len() as f64 / seconds).round(),
-            "p50_ms": percentile(&tally.latencies, 50.0),
-            "p90_ms": percentile(&tally.latencies, 90.0),
-            "p99_ms": percentile(&tally.latencies, 99.0),
-            "max_ms": percentile(&tally.latencies, 100.0),
+            "p50_ms": percentile_ms(&tally.latencies, 50.0),
+            "p90_ms": percentile_ms(&tally.latencies, 90.0),
+            "p99_ms": percentile_ms(&tally.latencies, 99.0),
+            "max_ms": percentile_ms(&tally.latencies, 100.0),
         })
     );
     Ok(())

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use sagaway_e2e::{micros, percentile_ms};
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -104,21 +105,13 @@ async fn worker(
         let elapsed = now.elapsed();
         if now >= measure_from {
             if ok {
-                latencies.push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+                latencies.push(micros(elapsed));
             } else {
                 errors += 1;
             }
         }
     }
     (latencies, errors)
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    f64::from(sorted[rank.min(sorted.len() - 1)]) / 1000.0
 }
 
 #[tokio::main]
@@ -161,10 +154,10 @@ async fn main() -> anyhow::Result<()> {
         "requests": latencies.len(),
         "errors": errors,
         "rps": (latencies.len() as f64 / seconds).round(),
-        "p50_ms": percentile(&latencies, 50.0),
-        "p90_ms": percentile(&latencies, 90.0),
-        "p99_ms": percentile(&latencies, 99.0),
-        "max_ms": percentile(&latencies, 100.0),
+        "p50_ms": percentile_ms(&latencies, 50.0),
+        "p90_ms": percentile_ms(&latencies, 90.0),
+        "p99_ms": percentile_ms(&latencies, 99.0),
+        "max_ms": percentile_ms(&latencies, 100.0),
     });
     println!("{summary}");
     Ok(())

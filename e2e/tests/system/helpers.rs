@@ -162,7 +162,9 @@ pub(crate) async fn spawn_service(service: Service, database_url: &str) -> Runni
         Service::Product => start!(
             sagaway_product,
             currency: Default::default(),
-            seed_demo_catalog: false
+            seed_demo_catalog: false,
+            saga: sagaway_product::saga::SagaConfig::disabled(),
+            publisher: Default::default()
         ),
         Service::User => start!(sagaway_user, currency: Default::default(), admin: None),
     }
@@ -198,14 +200,32 @@ pub(crate) async fn spawn_registry_with(
     })
 }
 
-/// Starts the gateway against the test Redis.
+/// Starts the gateway against the test Redis, with no reachable backend.
 pub(crate) async fn spawn_gateway() -> Running {
+    spawn_gateway_with(|_| {}, None).await
+}
+
+/// Starts the gateway against the test Redis after `configure` has adjusted its configuration
+/// (backends point nowhere until it does), vouching for `identity` on every request when given.
+pub(crate) async fn spawn_gateway_with(
+    configure: impl FnOnce(&mut sagaway_gateway::Config),
+    identity: Option<sagaway_platform::identity::Identity>,
+) -> Running {
     let env = Env::from_pairs([("SAGAWAY_HTTP_ADDR", "127.0.0.1:0")]);
     let mut config = sagaway_gateway::Config::from_env(&env).expect("gateway config");
     config.redis_url = redis_url();
-    let app = sagaway_gateway::Application::build(config)
+    config.order_url = "http://127.0.0.1:1".into();
+    config.product_url = "http://127.0.0.1:1".into();
+    config.user_url = "http://127.0.0.1:1".into();
+    // Every gateway counts its own rate limits, so tests sharing Redis do not limit each other.
+    config.rate_limit_namespace = unique("ratelimit");
+    configure(&mut config);
+    let mut app = sagaway_gateway::Application::build(config)
         .await
         .expect("gateway builds");
+    if let Some(identity) = identity {
+        app = app.with_identity_for_tests(identity);
+    }
     let addr = app.addr();
     Running::start(addr, addr, |stopped| {
         app.run_until_stopped(shutdown(stopped))
@@ -284,14 +304,65 @@ impl Received {
 /// Everything `topic` holds right now: each partition read from its start up to the high
 /// watermark found on entry, in offset order within a partition.
 pub(crate) async fn read_topic(kafka: &KafkaConfig, topic: &str) -> Vec<Received> {
-    let config = kafka.consumer(&unique("e2e-reader"));
+    read_topic_since(kafka, topic, &TopicMarks::default()).await
+}
+
+/// Where each partition of a topic ends: read it before acting, then [`read_topic_since`]
+/// reads only what came after (shared topics hold every earlier run's messages).
+pub(crate) type TopicMarks = std::collections::HashMap<i32, i64>;
+
+/// The current end offset of every partition of `topic`.
+pub(crate) async fn topic_marks(kafka: &KafkaConfig, topic: &str) -> TopicMarks {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let config = kafka.consumer(&unique("e2e-marks"));
     let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || read_topic_blocking(&config, &topic))
+    tokio::task::spawn_blocking(move || {
+        let timeout = Duration::from_secs(10);
+        let consumer: BaseConsumer = config.create().expect("marks consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), timeout)
+            .expect("topic metadata");
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        partitions
+            .into_iter()
+            .map(|p| {
+                (
+                    p,
+                    consumer
+                        .fetch_watermarks(&topic, p, timeout)
+                        .expect("watermarks")
+                        .1,
+                )
+            })
+            .collect()
+    })
+    .await
+    .expect("topic marks")
+}
+
+/// What `topic` holds after `marks` (from the start for partitions without a mark), up to the
+/// high watermark found on entry.
+pub(crate) async fn read_topic_since(
+    kafka: &KafkaConfig,
+    topic: &str,
+    marks: &TopicMarks,
+) -> Vec<Received> {
+    let config = kafka.consumer(&unique("e2e-reader"));
+    let (topic, marks) = (topic.to_owned(), marks.clone());
+    tokio::task::spawn_blocking(move || read_topic_blocking(&config, &topic, &marks))
         .await
         .expect("topic reader")
 }
 
-fn read_topic_blocking(config: &rdkafka::ClientConfig, topic: &str) -> Vec<Received> {
+fn read_topic_blocking(
+    config: &rdkafka::ClientConfig,
+    topic: &str,
+    marks: &TopicMarks,
+) -> Vec<Received> {
     use rdkafka::consumer::{BaseConsumer, Consumer as _};
     use rdkafka::message::{Headers as _, Message as _};
     use rdkafka::{Offset, TopicPartitionList};
@@ -312,10 +383,11 @@ fn read_topic_blocking(config: &rdkafka::ClientConfig, topic: &str) -> Vec<Recei
         let (low, high) = consumer
             .fetch_watermarks(topic, partition, timeout)
             .expect("watermarks");
-        if high > low {
+        let start = marks.get(&partition).copied().unwrap_or(low).max(low);
+        if high > start {
             ends.insert(partition, high);
             assignment
-                .add_partition_offset(topic, partition, Offset::Beginning)
+                .add_partition_offset(topic, partition, Offset::Offset(start))
                 .expect("assignment");
         }
     }
@@ -324,7 +396,9 @@ fn read_topic_blocking(config: &rdkafka::ClientConfig, topic: &str) -> Vec<Recei
         return received;
     }
     consumer.assign(&assignment).expect("assign");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // The embedded broker serves fetches from long partitions slowly (seconds per thousand
+    // records under load), so the reader is patient.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
     while !ends.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
@@ -551,12 +625,39 @@ pub(crate) async fn spawn_user_service(
 }
 
 /// Starts the product service on `database_url` (several may share one), seeding the demo
-/// catalogue when asked, as `SAGAWAY_SEED_DEMO_CATALOG=true` does.
+/// catalogue when asked, as `SAGAWAY_SEED_DEMO_CATALOG=true` does. Catalogue only: its saga is
+/// off, so it does not join the shared consumer group on the shared topics.
 pub(crate) async fn spawn_product_service(database_url: &str, seed_demo_catalog: bool) -> Running {
+    let saga = sagaway_product::saga::SagaConfig::disabled();
+    spawn_product_service_with(
+        database_url,
+        seed_demo_catalog,
+        saga,
+        "http://127.0.0.1:8081",
+    )
+    .await
+}
+
+/// Starts the product service on `database_url` with the saga settings `saga` (whether it
+/// runs, its consumer group, reservation TTL and grace, sweep interval) and the registry at
+/// `registry_url`.
+pub(crate) async fn spawn_product_service_with(
+    database_url: &str,
+    seed_demo_catalog: bool,
+    saga: sagaway_product::saga::SagaConfig,
+    registry_url: &str,
+) -> Running {
+    let mut service = service_config(sagaway_product::SERVICE_NAME, database_url);
+    service.schema_registry_url = registry_url.to_owned();
     let config = sagaway_product::Config {
-        service: service_config(sagaway_product::SERVICE_NAME, database_url),
+        service,
         currency: Default::default(),
         seed_demo_catalog,
+        saga,
+        publisher: sagaway_platform::outbox::PublisherConfig {
+            poll_interval: Duration::from_millis(200),
+            ..Default::default()
+        },
     };
     let app = sagaway_product::Application::build(config)
         .await

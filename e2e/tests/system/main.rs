@@ -6,6 +6,8 @@
 //! `SAGAWAY_TEST_REDIS_URL`. Each test gets fresh databases.
 
 mod foundation;
+mod gateway;
+mod gateway_auth;
 mod helpers;
 mod inbox;
 mod kafka;
@@ -13,4 +15,5 @@ mod order;
 mod outbox;
 mod product;
 mod registry;
+mod saga_product;
 mod user;

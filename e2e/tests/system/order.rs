@@ -18,8 +18,9 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Running, Service, admin, as_caller, customer, fresh_database, kafka, read_topic,
-    service_config, spawn_registry, spawn_service, violated_fields, wait_until,
+    Running, Service, TopicMarks, admin, as_caller, customer, fresh_database, kafka,
+    read_topic_since, service_config, spawn_registry, spawn_service, topic_marks, violated_fields,
+    wait_until,
 };
 
 /// The order service, the product service it asks, and the registry its publisher uses.
@@ -29,10 +30,13 @@ struct System {
     registry: Running,
     order: Running,
     product: Running,
+    /// Where the order topic ended before this system started.
+    marks: TopicMarks,
 }
 
 impl System {
     async fn start() -> Self {
+        let marks = topic_marks(&kafka(), sagaway_contracts::topics::ORDER_EVENTS).await;
         let registry = spawn_registry().await;
         let product = spawn_service(Service::Product, &fresh_database().await).await;
         let order = spawn_order(&product.grpc_url(), &registry.admin_url()).await;
@@ -46,6 +50,7 @@ impl System {
             registry,
             order,
             product,
+            marks,
         }
     }
 
@@ -125,14 +130,16 @@ async fn spawn_order(product_url: &str, registry_url: &str) -> Running {
     })
 }
 
-/// The events about `order_id` on the order topic, decoded.
+/// The events about `order_id` on the order topic since `marks`, decoded.
 async fn events_of(
     registry: &Running,
+    marks: &TopicMarks,
     order_id: &str,
 ) -> Vec<(AnyEvent, std::collections::HashMap<String, String>)> {
     let codec = EventCodec::new(RegistryClient::new(registry.admin_url()));
     let mut found = Vec::new();
-    for message in read_topic(&kafka(), sagaway_contracts::topics::ORDER_EVENTS).await {
+    for message in read_topic_since(&kafka(), sagaway_contracts::topics::ORDER_EVENTS, marks).await
+    {
         if message.key.as_deref() == Some(order_id) {
             let event = codec.decode(&message.payload).await.expect("decodes");
             found.push((event, message.headers.clone()));
@@ -190,18 +197,18 @@ async fn an_order_is_created_pending_and_its_order_created_event_is_published() 
         vec![(a.clone(), 2), (b, 1)]
     );
 
-    let registry = &system.registry;
+    let (registry, marks) = (&system.registry, &system.marks);
     let order_id = order.order_id.clone();
     wait_until(
         "OrderCreated is on the topic",
         Duration::from_secs(20),
         || {
             let order_id = order_id.clone();
-            async move { !events_of(registry, &order_id).await.is_empty() }
+            async move { !events_of(registry, marks, &order_id).await.is_empty() }
         },
     )
     .await;
-    let events = events_of(registry, &order.order_id).await;
+    let events = events_of(registry, marks, &order.order_id).await;
     let (AnyEvent::OrderCreated(created), headers) = &events[0] else {
         panic!("{events:?}")
     };
@@ -475,18 +482,18 @@ async fn cancelling_a_pending_order_records_it_and_tells_the_saga_once() {
             ),
         ]
     );
-    let registry = &system.registry;
+    let (registry, marks) = (&system.registry, &system.marks);
     let order_id = order.order_id.clone();
     wait_until(
         "OrderCancelled is on the topic",
         Duration::from_secs(20),
         || {
             let order_id = order_id.clone();
-            async move { events_of(registry, &order_id).await.len() >= 2 }
+            async move { events_of(registry, marks, &order_id).await.len() >= 2 }
         },
     )
     .await;
-    let cancellations: Vec<_> = events_of(registry, &order.order_id)
+    let cancellations: Vec<_> = events_of(registry, marks, &order.order_id)
         .await
         .into_iter()
         .filter_map(|(event, _)| match event {

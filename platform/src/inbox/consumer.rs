@@ -16,6 +16,8 @@ use sqlx::PgPool;
 use super::dead_letter::DeadLetters;
 use super::{EventContext, Handler, HandlerError};
 use crate::kafka::{self, KafkaConfig};
+use tracing::Instrument as _;
+
 use crate::retry::{Backoff, error_chain, sleep_or_stop};
 
 /// What a consumer reads and how hard it tries.
@@ -293,6 +295,19 @@ impl<H: Handler> Consumer<H> {
             .await
             .map_err(ProcessError::Decode)?;
         let ctx = context(message, &event, &self.config.group_id, attempt);
+        // Every log line about this event carries its correlation id (and trace context).
+        let span = tracing::info_span!(
+            "event",
+            correlation_id = %ctx.correlation_id,
+            event_type = event.event_type().record_name(),
+            event_id = %ctx.event_id,
+            topic = %ctx.topic,
+        );
+        self.apply(&event, &ctx).instrument(span).await
+    }
+
+    /// Records the event in the inbox and applies it, in one transaction.
+    async fn apply(&self, event: &AnyEvent, ctx: &EventContext) -> Result<Applied, ProcessError> {
         let mut tx = self.pool.begin().await.map_err(ProcessError::Database)?;
         let recorded = sqlx::query(
             "INSERT INTO inbox (consumer_group, event_id, topic, kafka_partition, kafka_offset) \
@@ -310,7 +325,7 @@ impl<H: Handler> Consumer<H> {
             tracing::debug!(event_id = %ctx.event_id, "event already applied; skipping");
             return Ok(Applied::Duplicate);
         }
-        if let Err(err) = self.handler.handle(&mut tx, &event, &ctx).await {
+        if let Err(err) = self.handler.handle(&mut tx, event, ctx).await {
             if let Err(rollback) = tx.rollback().await {
                 tracing::debug!(error = %rollback, "rolling back a failed handler");
             }

@@ -24,7 +24,6 @@ use futures::FutureExt as _;
 use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::pb::order::order_service_server::OrderServiceServer;
 use sagaway_contracts::registry::RegistryClient;
-use sagaway_platform::admin::Readiness;
 use sagaway_platform::config::{ConfigError, Env};
 use sagaway_platform::kafka::BrokerProbe;
 use sagaway_platform::outbox::{Publisher, PublisherConfig};
@@ -91,7 +90,14 @@ impl Application {
             config.service.database_url.expose(),
             config.service.database_max_connections,
         )?;
-        sagaway_platform::db::migrate(&pool, &MIGRATOR).await?;
+        let prepared = sagaway_platform::schema::prepare(SERVICE_NAME, {
+            let pool = pool.clone();
+            move || {
+                let pool = pool.clone();
+                async move { Ok(sagaway_platform::db::migrate(&pool, &MIGRATOR).await?) }
+            }
+        })
+        .await?;
         let catalog = catalog::Catalog::new(
             &config.product_url,
             config.product_deadline,
@@ -105,16 +111,8 @@ impl Application {
             config.publisher.clone(),
         )?;
         let broker = BrokerProbe::new(&config.service.kafka)?;
-        let readiness_pool = pool.clone();
-        let readiness = Readiness::default()
-            .with("database", move || {
-                let pool = readiness_pool.clone();
-                async move { sagaway_platform::db::ping(&pool).await }
-            })
-            .with("broker", move || {
-                let broker = broker.clone();
-                async move { broker.check().await }
-            });
+        let readiness =
+            sagaway_platform::service::database_and_broker(pool.clone(), prepared, broker);
         let inner = GrpcApplication::bind(
             &config.service,
             readiness,

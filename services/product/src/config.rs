@@ -2,7 +2,10 @@
 
 use sagaway_platform::config::{ConfigError, Env};
 use sagaway_platform::money::Currency;
+use sagaway_platform::outbox::PublisherConfig;
 use sagaway_platform::service::ServiceConfig;
+
+use crate::saga::SagaConfig;
 
 use crate::{DEFAULT_DATABASE, DEFAULT_GRPC_PORT, SERVICE_NAME};
 
@@ -15,6 +18,9 @@ use crate::{DEFAULT_DATABASE, DEFAULT_GRPC_PORT, SERVICE_NAME};
 /// - `SAGAWAY_SEED_DEMO_CATALOG` (`false`): when `true` and the catalogue is empty at start-up,
 ///   six demo products with stock are added, priced in the system currency. Restarts and
 ///   instances starting together add them once.
+/// - The saga ([`SagaConfig`]): `SAGAWAY_PRODUCT_CONSUMER_GROUP`, `SAGAWAY_RESERVATION_TTL_SECS`,
+///   `SAGAWAY_RESERVATION_GRACE_SECS`, `SAGAWAY_RESERVATION_SWEEP_MS`.
+/// - The outbox publisher ([`PublisherConfig`]): `SAGAWAY_OUTBOX_*`.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Settings every service shares.
@@ -23,6 +29,10 @@ pub struct Config {
     pub currency: Currency,
     /// `SAGAWAY_SEED_DEMO_CATALOG`: seed the demo catalogue into an empty catalogue.
     pub seed_demo_catalog: bool,
+    /// Reservations, their expiry and the saga's consumer.
+    pub saga: SagaConfig,
+    /// The outbox publisher (`SAGAWAY_OUTBOX_*`).
+    pub publisher: PublisherConfig,
 }
 
 impl Config {
@@ -37,6 +47,8 @@ impl Config {
             )?,
             currency: Currency::from_env(env)?,
             seed_demo_catalog: env.parse("SAGAWAY_SEED_DEMO_CATALOG", false)?,
+            saga: SagaConfig::from_env(env)?,
+            publisher: PublisherConfig::from_env(env)?,
         })
     }
 }

@@ -14,6 +14,9 @@
 //!   lookups) and the rules on products.
 //! - [`store`]: the SQL, one function per statement; [`setup`]: migrations and the demo seed.
 //! - [`error`]: the service's failures and their one conversion to gRPC statuses.
+//! - [`saga`]: the order saga's stock side: the inbox handler reserving, releasing and
+//!   committing stock, and the expiry sweeper. [`Application`] runs them beside the gRPC
+//!   server, with the outbox publisher that sends the stock events, all sharing its shutdown.
 
 pub mod api;
 pub mod catalog;
@@ -21,15 +24,20 @@ mod config;
 mod convert;
 pub mod domain;
 pub mod error;
+pub mod saga;
 pub mod setup;
 pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
+use futures::FutureExt as _;
+use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::pb::product::product_service_server::ProductServiceServer;
-use sagaway_platform::admin::Readiness;
+use sagaway_contracts::registry::RegistryClient;
+use sagaway_platform::inbox::Consumer;
 use sagaway_platform::kafka::BrokerProbe;
+use sagaway_platform::outbox::Publisher;
 use sagaway_platform::service::GrpcApplication;
 
 pub use config::Config;
@@ -46,11 +54,15 @@ pub const DEFAULT_DATABASE: &str = "sagaway_products";
 pub struct Application {
     inner: GrpcApplication,
     api: api::ProductServiceApi,
+    publisher: Publisher,
+    consumer: Consumer<saga::StockSaga>,
+    sweeper: (sqlx::PgPool, saga::SagaConfig),
 }
 
 impl Application {
     /// Connects to the database, applies the migrations and seeds the demo catalogue when
-    /// configured (in the background if the database is not up yet), and binds both listeners.
+    /// configured (in the background if the database is not up yet), wires the outbox
+    /// publisher, the saga's consumer and the expiry sweeper, and binds both listeners.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = sagaway_platform::db::lazy_pool(
             config.service.database_url.expose(),
@@ -65,18 +77,8 @@ impl Application {
         })
         .await?;
         let broker = BrokerProbe::new(&config.service.kafka)?;
-        let readiness = Readiness::default()
-            .with("database", {
-                let (pool, prepared) = (pool.clone(), prepared.clone());
-                move || {
-                    let (pool, prepared) = (pool.clone(), prepared.clone());
-                    async move { prepared.check(&pool).await }
-                }
-            })
-            .with("broker", move || {
-                let broker = broker.clone();
-                async move { broker.check().await }
-            });
+        let readiness =
+            sagaway_platform::service::database_and_broker(pool.clone(), prepared.clone(), broker);
         let inner = GrpcApplication::bind(
             &config.service,
             readiness,
@@ -84,10 +86,28 @@ impl Application {
             sagaway_contracts::FILE_DESCRIPTOR_SET,
         )
         .await?;
+        let codec = EventCodec::new(RegistryClient::new(&config.service.schema_registry_url));
+        let publisher = Publisher::new(
+            pool.clone(),
+            &config.service.kafka,
+            codec.clone(),
+            config.publisher.clone(),
+        )?;
+        let consumer = Consumer::new(
+            pool.clone(),
+            &config.service.kafka,
+            codec,
+            config.saga.consumer(),
+            saga::StockSaga::new(config.saga.clone(), config.currency),
+        );
+        let sweeper = (pool.clone(), config.saga.clone());
         let catalog = catalog::Catalog::new(pool, config.currency);
         Ok(Self {
             inner,
             api: api::ProductServiceApi::new(catalog),
+            publisher,
+            consumer,
+            sweeper,
         })
     }
 
@@ -101,12 +121,50 @@ impl Application {
         self.inner.admin_addr()
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves, publishes, consumes and sweeps until `shutdown` completes; then drains in-flight
+    /// requests, lets the publisher finish its batch and the consumer its message.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let shutdown = shutdown.boxed().shared();
+        let publisher = tokio::spawn(self.publisher.run(shutdown.clone()));
+        let (pool, saga) = self.sweeper;
+        let (consumer, sweeper) = if saga.enabled {
+            let consumer = self.consumer.run(shutdown.clone());
+            let sweeper = saga::expiry::run(pool, saga, shutdown.clone());
+            (Some(tokio::spawn(consumer)), Some(tokio::spawn(sweeper)))
+        } else {
+            tracing::info!("the saga is turned off (SAGAWAY_PRODUCT_SAGA=false)");
+            (None, None)
+        };
         let routes = tonic::service::Routes::new(ProductServiceServer::new(self.api));
-        self.inner.run_until_stopped(routes, shutdown).await
+        let served = self.inner.run_until_stopped(routes, shutdown).await;
+        if let Err(err) = publisher.await {
+            tracing::error!(error = %err, "outbox publisher task failed");
+        }
+        if let Some(consumer) = consumer {
+            await_consumer(consumer).await;
+        }
+        if let Some(Err(err)) = futures::future::OptionFuture::from(sweeper).await {
+            tracing::error!(error = %err, "reservation sweeper task failed");
+        }
+        served
+    }
+}
+
+/// Waits for the saga's consumer to stop, logging how it failed if it did.
+async fn await_consumer(
+    consumer: tokio::task::JoinHandle<Result<(), sagaway_platform::inbox::ConsumerError>>,
+) {
+    match consumer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::new(err)),
+                "saga consumer failed"
+            );
+        }
+        Err(err) => tracing::error!(error = %err, "saga consumer task failed"),
     }
 }

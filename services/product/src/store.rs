@@ -18,8 +18,9 @@ pub async fn insert_product(
     product: &NewProduct,
 ) -> Result<Option<Product>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO products (id, sku, name, description, price_minor, currency, available)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO products (id, sku, name, description, price_minor, currency, available,
+                               received)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
          ON CONFLICT (sku) DO NOTHING
          RETURNING {PRODUCT_COLUMNS}"
     ))
@@ -70,15 +71,17 @@ pub async fn list_products(pool: &PgPool, page: &PageRequest) -> Result<Vec<Prod
     .await
 }
 
-/// Adds `quantity` to the available stock of product `id`; `None` when there is no such
-/// product. Fails with a numeric-out-of-range database error when the sum overflows.
+/// Adds `quantity` to the available stock of product `id` (and to what it has ever
+/// received); `None` when there is no such product. Fails with a numeric-out-of-range
+/// database error when the sum overflows.
 pub async fn add_stock(
     pool: &PgPool,
     id: Uuid,
     quantity: Quantity,
 ) -> Result<Option<Product>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE products SET available = available + $2, updated_at = now()
+        "UPDATE products
+         SET available = available + $2, received = received + $2, updated_at = now()
          WHERE id = $1
          RETURNING {PRODUCT_COLUMNS}"
     ))

@@ -28,7 +28,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use sagaway_contracts::pb::user::user_service_server::UserServiceServer;
-use sagaway_platform::admin::Readiness;
 use sagaway_platform::kafka::BrokerProbe;
 use sagaway_platform::service::GrpcApplication;
 
@@ -70,15 +69,7 @@ impl Application {
         })
         .await?;
         let broker = BrokerProbe::new(&config.service.kafka)?;
-        let readiness = Readiness::default()
-            .with("database", move || {
-                let (pool, prepared) = (pool.clone(), prepared.clone());
-                async move { prepared.check(&pool).await }
-            })
-            .with("broker", move || {
-                let broker = broker.clone();
-                async move { broker.check().await }
-            });
+        let readiness = sagaway_platform::service::database_and_broker(pool, prepared, broker);
         let inner = GrpcApplication::bind(
             &config.service,
             readiness,

@@ -1,0 +1,146 @@
+//! The guard in front of every transcoded route: a verified bearer token bound to a live session
+//! becomes the [`Identity`] the transcoder forwards, and the coarse role rules of [`ROLE_RULES`]
+//! are applied. Ownership (a customer sees only their orders) stays with the owning service.
+//!
+//! Unknown paths and wrong methods pass through so the transcoder answers 404 and 405; paths
+//! outside `/v1/` are not guarded. The session is read from Redis on every request.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sagaway_platform::identity::{Identity, Role};
+use tonic::Status;
+
+use crate::auth::tokens::TokenError;
+use crate::auth::{Auth, bearer, store_unavailable, unauthenticated};
+use crate::error::GatewayError;
+use crate::routes::Lookup;
+use crate::transcode::Transcoder;
+
+/// Routes that need a role beyond a login: method, path template as annotated, role.
+/// Every other `/v1/` route needs only a login; the `/v1/auth/` endpoints need none.
+pub const ROLE_RULES: [(&str, &str, Role); 3] = [
+    ("POST", "/v1/products", Role::Admin),
+    ("POST", "/v1/products/{product_id}:restock", Role::Admin),
+    ("GET", "/v1/users", Role::Admin),
+];
+
+/// The role `method` on `template` needs beyond a login, if any.
+pub fn required_role(method: &Method, template: &str) -> Option<Role> {
+    ROLE_RULES
+        .iter()
+        .find(|(m, t, _)| *m == method.as_str() && *t == template)
+        .map(|(_, _, role)| *role)
+}
+
+/// What the guard consults.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// Tokens and sessions.
+    pub auth: Arc<Auth>,
+    /// The routes, to know the template a path matched.
+    pub transcoder: Arc<Transcoder>,
+}
+
+/// The middleware: authenticates, authorises and attaches the identity.
+pub async fn authenticate(
+    State(guard): State<Guard>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !request.uri().path().starts_with("/v1/") {
+        return next.run(request).await;
+    }
+    let template = match guard
+        .transcoder
+        .routes
+        .lookup(request.method(), request.uri().path())
+    {
+        Lookup::Found(route, _) => route.template.as_str().to_owned(),
+        Lookup::WrongMethod(_) | Lookup::NotFound => return next.run(request).await,
+    };
+    // A test harness may already vouch for an identity (`Application::with_identity_for_tests`).
+    let identity = match request.extensions().get::<Identity>() {
+        Some(identity) => identity.clone(),
+        None => match identify(&guard.auth, request.headers()).await {
+            Ok(identity) => identity,
+            Err(error) => return challenge(error.into_response()),
+        },
+    };
+    if let Some(role) = required_role(request.method(), &template)
+        && !identity.roles.contains(&role)
+    {
+        let message = format!("this route needs the {role} role");
+        return GatewayError::from(Status::permission_denied(message)).into_response();
+    }
+    request.extensions_mut().insert(identity);
+    next.run(request).await
+}
+
+/// A 401 names the scheme it wants (RFC 6750).
+fn challenge(mut response: Response) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"sagaway\""),
+        );
+    }
+    response
+}
+
+/// The identity of a verified token whose session is live.
+async fn identify(auth: &Auth, headers: &HeaderMap) -> Result<Identity, GatewayError> {
+    let claims = bearer(headers)
+        .and_then(|token| auth.tokens.verify(token))
+        .map_err(unauthenticated)?;
+    let user_id = uuid::Uuid::parse_str(&claims.sub)
+        .map_err(|_| unauthenticated(TokenError::BadClaim("sub".into())))?;
+    let live = auth
+        .sessions
+        .is_live(&claims.sid, &claims.sub)
+        .await
+        .map_err(store_unavailable)?;
+    if !live {
+        return Err(unauthenticated(TokenError::SessionRevoked));
+    }
+    Ok(Identity {
+        user_id,
+        roles: claims
+            .roles
+            .iter()
+            .filter_map(|role| role.parse().ok())
+            .collect(),
+        session_id: Some(claims.sid),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_routes_are_listed_and_everything_else_needs_only_a_login() {
+        let table = [
+            (Method::POST, "/v1/products", Some(Role::Admin)),
+            (
+                Method::POST,
+                "/v1/products/{product_id}:restock",
+                Some(Role::Admin),
+            ),
+            (Method::GET, "/v1/users", Some(Role::Admin)),
+            (Method::GET, "/v1/products", None),
+            (Method::GET, "/v1/users/{user_id}", None),
+            (Method::POST, "/v1/orders", None),
+        ];
+        for (method, template, role) in table {
+            assert_eq!(
+                required_role(&method, template),
+                role,
+                "{method} {template}"
+            );
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Sessions in Redis, and the rotating refresh tokens that keep them going.
+//!
+//! A session is the hash `sagaway:session:{sid}` holding `user`, `roles`, `refresh` (the
+//! SHA-256 of the current refresh token) and one `used:{hash}` field per refresh token already
+//! rotated away, with a TTL renewed at every rotation. A refresh token is `{sid}.{secret}` with a
+//! 256-bit random secret; Redis only ever sees its hash. Rotation is one Lua script, so two
+//! concurrent refreshes with the same token cannot both win: the second finds the token among
+//! the used ones, which is reuse, and the whole session is deleted. No cache sits in front of
+//! Redis: a deleted session is refused on the very next request.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use redis::AsyncCommands as _;
+use redis::aio::ConnectionManager;
+use ring::rand::{SecureRandom as _, SystemRandom};
+use sagaway_platform::identity::Role;
+
+use crate::store::{Store, digest};
+
+/// Rotates `KEYS[1]`'s refresh hash from `ARGV[1]` to `ARGV[2]` and renews the TTL (`ARGV[3]`).
+const ROTATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+if redis.call('HGET', KEYS[1], 'refresh') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'refresh', ARGV[2], 'used:' .. ARGV[1], '1')
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  local user = redis.call('HGET', KEYS[1], 'user')
+  local roles = redis.call('HGET', KEYS[1], 'roles')
+  return {'rotated', user, roles}
+end
+if redis.call('HEXISTS', KEYS[1], 'used:' .. ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[1])
+  return {'reused'}
+end
+return {'invalid'}
+";
+
+/// A live session's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Session id.
+    pub sid: String,
+    /// The user id.
+    pub user_id: String,
+    /// The user's roles at login.
+    pub roles: Vec<Role>,
+}
+
+/// Why a refresh failed (every case answers 401).
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Not a token this gateway issued, or for a session that is gone.
+    #[error("invalid refresh token")]
+    Invalid,
+    /// The token was already rotated away: the session is now revoked.
+    #[error("refresh token reused: session revoked")]
+    Reused,
+    /// Redis failed.
+    #[error("session store: {0}")]
+    Store(#[from] redis::RedisError),
+}
+
+/// The session store.
+pub struct Sessions {
+    store: Store,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").field("ttl", &self.ttl).finish()
+    }
+}
+
+impl Sessions {
+    /// Sessions in `store`, living `ttl` when idle.
+    pub fn new(store: Store, ttl: Duration) -> Self {
+        Self { store, ttl }
+    }
+
+    async fn redis(&self) -> Result<ConnectionManager, redis::RedisError> {
+        self.store.connection().await
+    }
+
+    /// Opens a session; returns its id and its first refresh token.
+    pub async fn create(
+        &self,
+        user_id: &str,
+        roles: &[Role],
+    ) -> Result<(String, String), redis::RedisError> {
+        let sid = uuid::Uuid::new_v4().to_string();
+        let refresh = refresh_token(&sid);
+        let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+        let fields = [
+            ("user", user_id.to_owned()),
+            ("roles", roles.join(",")),
+            ("refresh", hash(&refresh)),
+        ];
+        redis::pipe()
+            .atomic()
+            .hset_multiple(key(&sid), &fields)
+            .ignore()
+            .expire(key(&sid), self.ttl_secs())
+            .ignore()
+            .query_async::<()>(&mut self.redis().await?)
+            .await?;
+        Ok((sid, refresh))
+    }
+
+    /// Exchanges `refresh` for the session and a new refresh token; a reused token revokes.
+    pub async fn rotate(&self, refresh: &str) -> Result<(Session, String), RefreshError> {
+        let (sid, _) = refresh.split_once('.').ok_or(RefreshError::Invalid)?;
+        let next = refresh_token(sid);
+        let outcome: Vec<String> = redis::cmd("EVAL")
+            .arg(ROTATE)
+            .arg(1)
+            .arg(key(sid))
+            .arg(hash(refresh))
+            .arg(hash(&next))
+            .arg(self.ttl_secs())
+            .query_async(&mut self.redis().await?)
+            .await?;
+        match outcome.as_slice() {
+            [status, user, roles] if status == "rotated" => {
+                let session = Session {
+                    sid: sid.to_owned(),
+                    user_id: user.clone(),
+                    roles: parse_roles(roles),
+                };
+                Ok((session, next))
+            }
+            [status] if status == "reused" => {
+                tracing::warn!(session = sid, "refresh token reused: session revoked");
+                Err(RefreshError::Reused)
+            }
+            _ => Err(RefreshError::Invalid),
+        }
+    }
+
+    /// True when session `sid` exists and belongs to `user_id`.
+    pub async fn is_live(&self, sid: &str, user_id: &str) -> Result<bool, redis::RedisError> {
+        let owner: Option<String> = self.redis().await?.hget(key(sid), "user").await?;
+        Ok(owner.as_deref() == Some(user_id))
+    }
+
+    /// Ends session `sid` at once.
+    pub async fn revoke(&self, sid: &str) -> Result<(), redis::RedisError> {
+        self.redis().await?.del::<_, ()>(key(sid)).await
+    }
+
+    fn ttl_secs(&self) -> i64 {
+        i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX).max(1)
+    }
+}
+
+fn key(sid: &str) -> String {
+    format!("sagaway:session:{sid}")
+}
+
+/// `{sid}.{256 random bits, base64url}`.
+fn refresh_token(sid: &str) -> String {
+    let mut secret = [0_u8; 32];
+    SystemRandom::new()
+        .fill(&mut secret)
+        .unwrap_or_else(|_| panic!("the system random source failed"));
+    format!("{sid}.{}", URL_SAFE_NO_PAD.encode(secret))
+}
+
+/// SHA-256 of a refresh token: all Redis ever stores of it.
+fn hash(token: &str) -> String {
+    digest(token.as_bytes())
+}
+
+/// Roles from their comma-separated names, unknown names skipped.
+pub fn parse_roles(names: &str) -> Vec<Role> {
+    names
+        .split(',')
+        .filter_map(|name| name.parse().ok())
+        .collect()
+}

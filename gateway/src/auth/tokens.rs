@@ -1,0 +1,221 @@
+//! Access tokens: short-lived EdDSA JWTs carrying the user, their roles and their session.
+//!
+//! Verification reads the header first so that a token is refused for the right reason: only
+//! the algorithms in [`ALLOWED_ALGORITHMS`] are accepted (never `none`, never an HMAC keyed
+//! with a public key), the `kid` must name a configured key, then jsonwebtoken checks the
+//! signature, `exp`, `nbf`, `iss` and `aud` with the configured leeway, and `iat` is checked
+//! here (jsonwebtoken does not).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use sagaway_platform::identity::Role;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::keys::KeySet;
+use crate::config::AuthConfig;
+
+/// The only `alg` values a token may carry.
+pub const ALLOWED_ALGORITHMS: [&str; 1] = ["EdDSA"];
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// Role names (`customer`, `admin`).
+    pub roles: Vec<String>,
+    /// The session the token belongs to.
+    pub sid: String,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: u64,
+    /// Not before.
+    pub nbf: u64,
+    /// Expires at.
+    pub exp: u64,
+}
+
+/// Why a token was refused; the `Display` text is the 401 message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No `Authorization: Bearer` header.
+    #[error("missing bearer token")]
+    Missing,
+    /// Not three base64url parts with a JSON header.
+    #[error("malformed token")]
+    Malformed,
+    /// `alg` outside the allow-list.
+    #[error("alg not allowed")]
+    AlgNotAllowed,
+    /// No `kid`, or one naming no configured key.
+    #[error("unknown kid")]
+    UnknownKid,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// Past `exp` (plus leeway).
+    #[error("expired")]
+    Expired,
+    /// Before `nbf` (minus leeway).
+    #[error("not yet valid")]
+    NotYetValid,
+    /// `iat` in the future.
+    #[error("issued in the future")]
+    IssuedInFuture,
+    /// `iss` is not ours.
+    #[error("wrong issuer")]
+    WrongIssuer,
+    /// `aud` is not ours.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// A required claim is absent or has the wrong type.
+    #[error("missing or invalid claim: {0}")]
+    BadClaim(String),
+    /// The session was logged out, revoked or has expired.
+    #[error("session revoked")]
+    SessionRevoked,
+}
+
+/// Issues and verifies access tokens.
+#[derive(Debug)]
+pub struct Tokens {
+    keys: KeySet,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+    leeway: Duration,
+}
+
+impl Tokens {
+    /// Tokens signed with `keys`, as `config` says.
+    pub fn new(keys: KeySet, config: &AuthConfig) -> Self {
+        Self {
+            keys,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            ttl: config.token_ttl,
+            leeway: config.leeway,
+        }
+    }
+
+    /// The keys, for the JWK Set.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Lifetime of a token, for `expires_in`.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// A signed token for `user_id` in session `sid`.
+    pub fn issue(&self, user_id: &str, roles: &[Role], sid: &str) -> Result<String, TokenError> {
+        let now = now();
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            roles: roles.iter().map(|role| role.as_str().to_owned()).collect(),
+            sid: sid.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl.as_secs(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.keys.signing_kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.keys.signing).map_err(|err| {
+            tracing::error!(error = %err, "signing an access token");
+            TokenError::Malformed
+        })
+    }
+
+    /// The claims of a valid token, or why it is refused.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = token.split('.').next().ok_or(TokenError::Malformed)?;
+        let header: serde_json::Value = URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(TokenError::Malformed)?;
+        let alg = header["alg"].as_str().unwrap_or("none");
+        if !ALLOWED_ALGORITHMS.contains(&alg) {
+            return Err(TokenError::AlgNotAllowed);
+        }
+        let key = header["kid"]
+            .as_str()
+            .and_then(|kid| self.keys.find(kid))
+            .ok_or(TokenError::UnknownKid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = self.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+            .map_err(|err| reason(err.kind()))?
+            .claims;
+        if claims.iat > now() + self.leeway.as_secs() {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(claims)
+    }
+}
+
+fn reason(kind: &ErrorKind) -> TokenError {
+    match kind {
+        ErrorKind::InvalidSignature => TokenError::BadSignature,
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+        ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+        ErrorKind::InvalidAudience => TokenError::WrongAudience,
+        ErrorKind::InvalidAlgorithm => TokenError::AlgNotAllowed,
+        ErrorKind::MissingRequiredClaim(claim) => TokenError::BadClaim(claim.clone()),
+        ErrorKind::Json(err) => TokenError::BadClaim(err.to_string()),
+        _ => TokenError::Malformed,
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sagaway_platform::config::Env;
+
+    fn tokens() -> Tokens {
+        let config = AuthConfig::from_env(&Env::default()).expect("defaults");
+        Tokens::new(KeySet::load(&config).expect("keys"), &config)
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_its_claims() {
+        let tokens = tokens();
+        let token = tokens
+            .issue("u-1", &[Role::Customer, Role::Admin], "s-1")
+            .expect("signs");
+        let claims = tokens.verify(&token).expect("verifies");
+        assert_eq!((claims.sub.as_str(), claims.sid.as_str()), ("u-1", "s-1"));
+        assert_eq!(claims.roles, ["customer", "admin"]);
+        assert_eq!(claims.exp - claims.iat, 300);
+    }
+
+    #[test]
+    fn a_token_from_another_gateway_is_refused_for_its_unknown_kid() {
+        let token = tokens().issue("u-1", &[], "s-1").expect("signs");
+        assert_eq!(tokens().verify(&token), Err(TokenError::UnknownKid));
+        assert_eq!(tokens().verify("x.y.z"), Err(TokenError::Malformed));
+    }
+}

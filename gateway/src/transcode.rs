@@ -1,0 +1,239 @@
+//! The one handler behind every annotated route: HTTP request → request message (body, path
+//! variables, query parameters) → gRPC call with deadline and metadata → proto3 JSON answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use prost::Message as _;
+use prost_reflect::{
+    DynamicMessage, Kind, MessageDescriptor, ReflectMessage as _, SerializeOptions,
+};
+use sagaway_platform::identity::Identity;
+use tokio::time::Instant;
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
+
+use crate::error::GatewayError;
+use crate::fields::{find_field, message_at_mut, set_from_text};
+use crate::headers::outgoing_metadata;
+use crate::routes::{Lookup, Route, RouteTable};
+use crate::template::Bindings;
+
+/// Header a client may send to lower (never raise) the deadline, in milliseconds.
+pub const REQUEST_TIMEOUT: &str = "x-request-timeout-ms";
+
+/// Largest request body read (bytes).
+const MAX_BODY: usize = 1 << 20;
+
+/// The routes and how calls are made.
+#[derive(Debug)]
+pub struct Transcoder {
+    /// The route table.
+    pub routes: RouteTable,
+    /// Deadline of each backend call unless the client asks for less.
+    pub timeout: Duration,
+    /// Attempts for a GET whose backend is UNAVAILABLE (other methods are tried once).
+    pub get_attempts: u32,
+}
+
+/// The fallback handler: every path that is not the gateway's own goes through here.
+pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request) -> Response {
+    match transcoder.transcode(request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+impl Transcoder {
+    async fn transcode(&self, request: Request) -> Result<Response, GatewayError> {
+        let (parts, body) = request.into_parts();
+        let (route, bindings) = match self.routes.lookup(&parts.method, parts.uri.path()) {
+            Lookup::Found(route, bindings) => (route, bindings),
+            Lookup::WrongMethod(allowed) => return Err(GatewayError::MethodNotAllowed(allowed)),
+            Lookup::NotFound => return Err(GatewayError::no_route()),
+        };
+        let deadline = self.deadline(&parts.headers)?;
+        let body = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|err| GatewayError::bad_request(format!("reading the body: {err}")))?;
+        let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|err| GatewayError::bad_request(format!("query string: {err}")))?;
+        let message = request_message(route, bindings, &query.0, &body)?;
+        let metadata = outgoing_metadata(&parts.headers, parts.extensions.get::<Identity>());
+        let payload = Bytes::from(message.encode_to_vec());
+        let reply = self
+            .call(route, &parts.method, payload, &metadata, deadline)
+            .await?;
+        let reply = DynamicMessage::decode(route.rpc.output(), reply)
+            .map_err(|err| Status::internal(format!("undecodable reply: {err}")))?;
+        Ok(Json(reply_json(&reply, route.response_body.as_deref())?).into_response())
+    }
+
+    fn deadline(&self, headers: &HeaderMap) -> Result<Duration, GatewayError> {
+        let Some(asked) = headers.get(REQUEST_TIMEOUT) else {
+            return Ok(self.timeout);
+        };
+        let millis: u64 = asked
+            .to_str()
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .ok_or_else(|| {
+                GatewayError::bad_request("X-Request-Timeout-Ms must be milliseconds")
+            })?;
+        Ok(self.timeout.min(Duration::from_millis(millis)))
+    }
+
+    /// Calls the route's backend; GETs are retried on UNAVAILABLE within the deadline.
+    async fn call(
+        &self,
+        route: &Route,
+        method: &Method,
+        payload: Bytes,
+        metadata: &MetadataMap,
+        deadline: Duration,
+    ) -> Result<Bytes, Status> {
+        let attempts = if method == Method::GET {
+            self.get_attempts.max(1)
+        } else {
+            1
+        };
+        let started = Instant::now();
+        let path = route.grpc_path();
+        for attempt in 1..=attempts {
+            let remaining = deadline.saturating_sub(started.elapsed());
+            let mut request =
+                tonic::Request::from_parts(metadata.clone(), Default::default(), payload.clone());
+            request.set_timeout(remaining);
+            let outcome = tokio::time::timeout(remaining, route.backend.unary(&path, request))
+                .await
+                .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded")));
+            match outcome {
+                Ok(reply) => return Ok(reply.into_inner()),
+                Err(status) if status.code() == Code::Unavailable && attempt < attempts => {
+                    tracing::debug!(backend = route.backend.name(), attempt, "retrying GET");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                // A server that enforces `grpc-timeout` may say CANCELLED (tonic does): the
+                // client sees the deadline it set, so it gets DEADLINE_EXCEEDED.
+                Err(status)
+                    if status.code() == Code::Cancelled
+                        && started.elapsed() + Duration::from_millis(5) >= deadline =>
+                {
+                    return Err(Status::deadline_exceeded("deadline exceeded"));
+                }
+                Err(status) => return Err(status),
+            }
+        }
+        Err(Status::unavailable("no attempt left"))
+    }
+}
+
+/// Builds the request message from the body, the path variables and the query parameters.
+pub fn request_message(
+    route: &Route,
+    bindings: Bindings,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<DynamicMessage, GatewayError> {
+    let input = route.rpc.input();
+    let mut message = DynamicMessage::new(input.clone());
+    let body_field = route.body.as_deref();
+    match body_field {
+        _ if body.iter().all(u8::is_ascii_whitespace) => {}
+        None => {}
+        Some("*") => message = parse_json(input, body, "body")?,
+        Some(path) => set_json_body(&mut message, path, body)?,
+    }
+    let mut bound: Vec<String> = body_field.into_iter().map(str::to_owned).collect();
+    for (path, value) in bindings {
+        bound.push(path.join("."));
+        set_from_text(&mut message, &path, &value).map_err(GatewayError::bad_request)?;
+    }
+    if body_field != Some("*") {
+        for (name, value) in query {
+            let covered = bound
+                .iter()
+                .any(|b| name == b || name.starts_with(&format!("{b}.")));
+            if covered {
+                continue;
+            }
+            let path: Vec<String> = name.split('.').map(str::to_owned).collect();
+            set_from_text(&mut message, &path, value)
+                .map_err(|why| GatewayError::bad_request(format!("query parameter {why}")))?;
+        }
+    }
+    Ok(message)
+}
+
+fn parse_json(
+    descriptor: MessageDescriptor,
+    body: &[u8],
+    what: &str,
+) -> Result<DynamicMessage, GatewayError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    DynamicMessage::deserialize(descriptor, &mut deserializer)
+        .and_then(|message| deserializer.end().map(|()| message))
+        .map_err(|err| GatewayError::bad_request(format!("invalid JSON in {what}: {err}")))
+}
+
+/// `body: "field.path"`: the body is that field's JSON.
+fn set_json_body(
+    message: &mut DynamicMessage,
+    path: &str,
+    body: &[u8],
+) -> Result<(), GatewayError> {
+    let names: Vec<String> = path.split('.').map(str::to_owned).collect();
+    let Some((leaf, parents)) = names.split_last() else {
+        return Ok(());
+    };
+    let parent = message_at_mut(message, parents).map_err(GatewayError::bad_request)?;
+    let field = find_field(&parent.descriptor(), leaf)
+        .ok_or_else(|| GatewayError::bad_request(format!("no body field {path}")))?;
+    match field.kind() {
+        Kind::Message(descriptor) if !field.is_list() && !field.is_map() => {
+            let value = parse_json(descriptor, body, &format!("body field {path}"))?;
+            parent.set_field(&field, prost_reflect::Value::Message(value));
+        }
+        _ => {
+            let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| {
+                GatewayError::bad_request(format!("invalid JSON in body field {path}: {err}"))
+            })?;
+            let wrapper = serde_json::json!({ field.json_name(): value });
+            let holder =
+                DynamicMessage::deserialize(parent.descriptor(), wrapper).map_err(|err| {
+                    GatewayError::bad_request(format!("invalid JSON in body field {path}: {err}"))
+                })?;
+            parent.set_field(&field, holder.get_field(&field).into_owned());
+        }
+    }
+    Ok(())
+}
+
+/// The reply as proto3 JSON: default values included, enums by name, `response_body` applied.
+pub fn reply_json(
+    reply: &DynamicMessage,
+    response_body: Option<&str>,
+) -> Result<serde_json::Value, Status> {
+    let options = SerializeOptions::new().skip_default_fields(false);
+    let mut value = reply
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .map_err(|err| Status::internal(format!("reply to JSON: {err}")))?;
+    let Some(path) = response_body else {
+        return Ok(value);
+    };
+    let mut descriptor = reply.descriptor();
+    for name in path.split('.') {
+        let field = find_field(&descriptor, name)
+            .ok_or_else(|| Status::internal(format!("response_body {path} is not a field")))?;
+        value = value.get(field.json_name()).cloned().unwrap_or_default();
+        if let Kind::Message(inner) = field.kind() {
+            descriptor = inner;
+        }
+    }
+    Ok(value)
+}
