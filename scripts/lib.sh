@@ -87,6 +87,7 @@ ensure_packages() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v make >/dev/null 2>&1 || missing+=(make)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v jq >/dev/null 2>&1 || missing+=(jq)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else info "all present"; fi
 }
 

@@ -61,9 +61,12 @@ Sagaway is up.
   admin account      $ADMIN_EMAIL / $ADMIN_PASSWORD   (SAGAWAY_ADMIN_EMAIL / SAGAWAY_ADMIN_PASSWORD)
   demo catalog       seeded on first run (SAGAWAY_SEED_DEMO_CATALOG=true)
 
-Try:
-  curl -s http://127.0.0.1:8081/subjects
-  curl -s http://127.0.0.1:51052/health/ready
+Try (README.md has the whole walk-through):
+  curl -s -X POST localhost:8080/v1/auth/register -H 'content-type: application/json' \\
+    -d '{"email":"ada@example.com","password":"correct horse battery","display_name":"Ada"}'
+  TOKEN=\$(curl -s -X POST localhost:8080/v1/auth/login -H 'content-type: application/json' \\
+    -d '{"email":"ada@example.com","password":"correct horse battery"}' | jq -r .access_token)
+  curl -s localhost:8080/v1/products -H "authorization: Bearer \$TOKEN"
 
 Logs: $LOG_DIR    Stop: scripts/down.sh
 INFO
