@@ -121,10 +121,63 @@ def services_section(rows):
     return "\n".join(lines)
 
 
+def gateway_section(rows):
+    by_name = {row["scenario"]: row for row in rows}
+    gateway, direct = by_name.get("gateway"), by_name.get("direct gRPC")
+    sample = gateway or direct or {}
+
+    def cpu_us(row, process):
+        # CPU is read over the whole run (warm-up included); requests/s times its length
+        # estimates how many requests that CPU served.
+        served = row["rps"] * (row["seconds"] + row.get("warmup", 0))
+        return row[f"{process}_cpu_s"] / served * 1e6 if served else float("nan")
+
+    lines = [
+        "## Gateway (`scripts/bench-gateway.sh`)",
+        "",
+        f"- Date: {datetime.date.today().isoformat()}; machine: {machine()}; "
+        f"load average at the runs: {sample.get('load', '?')} (1, 5, 15 min).",
+        f"- Authenticated `GET /v1/products/{{id}}` through the gateway (`sagaway-loadgen`, HTTP/1.1 keep-alive) "
+        f"against the same `ProductService.GetProduct` directly over gRPC (`sagaway-grpc-bench --get-product`), "
+        f"closed loop, {sample.get('concurrency', '?')} clients, {sample.get('seconds', '?')} s after "
+        f"{sample.get('warmup', '?')} s warm-up each. Release builds; the gateway (JWT verification, the session "
+        "read from Redis, both rate-limit counters in Redis, transcoding), the product service, PostgreSQL, Redis "
+        "and the load generator share the machine's cores, unpinned.",
+        "",
+        "| path | requests/s | p50 ms | p90 ms | p99 ms | errors | gateway CPU us/request | product CPU us/request |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in (r for r in (gateway, direct) if r):
+        lines.append(
+            f"| {row['scenario']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p90_ms']:.2f} | {row['p99_ms']:.2f} "
+            f"| {row['errors']} | {cpu_us(row, 'gateway'):.0f} | {cpu_us(row, 'product'):.0f} |"
+        )
+    if gateway and direct and direct["rps"]:
+        ratio = gateway["rps"] / direct["rps"]
+        added50 = gateway["p50_ms"] - direct["p50_ms"]
+        added99 = gateway["p99_ms"] - direct["p99_ms"]
+        verdict = lambda ok: "met" if ok else "NOT met"
+        lines += [
+            "",
+            f"- Rate through the gateway: **{ratio:.2f}x** the direct gRPC rate (target >= 0.5x: {verdict(ratio >= 0.5)}).",
+            f"- Added latency: **{added50:.2f} ms** at p50 (target <= 0.5 ms: {verdict(added50 <= 0.5)}), "
+            f"**{added99:.2f} ms** at p99 (target <= 2 ms: {verdict(added99 <= 2)}).",
+            "- With a closed loop at a fixed concurrency, latency includes queueing on the shared cores: "
+            "the gateway's own CPU per request is the cost it adds, the latency difference is what a client sees. "
+            "The gateway run also has an HTTP load generator and Redis competing for the same two cores.",
+        ]
+        if added99 < 0:
+            lines.append(
+                "- The direct run's p99 was above the gateway's: a tail stall on the shared machine during "
+                "that run, so this p99 verdict says little; rerun before relying on it."
+            )
+    return "\n".join(lines)
+
+
 def main():
     name, results, target = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    section = {"registry": registry_section, "services": services_section}[name](rows)
+    section = {"registry": registry_section, "services": services_section, "gateway": gateway_section}[name](rows)
     start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
     text = target.read_text() if target.exists() else HEADER
     block = f"{start}\n{section}\n{end}"

@@ -43,6 +43,39 @@ pub struct Config {
     /// `SAGAWAY_RATE_LIMIT_NAMESPACE` (`sagaway`): prefix of the counters in Redis; gateways
     /// sharing it share their counts.
     pub rate_limit_namespace: String,
+    /// Request size limits and CORS.
+    pub protection: Protection,
+    /// `SAGAWAY_GATEWAY_HEALTH_TIMEOUT_MS` (500): how long `/health/ready` waits for each
+    /// backend's gRPC health check.
+    pub health_timeout: Duration,
+}
+
+/// Limits on what a client may send, and which browser origins may call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protection {
+    /// `SAGAWAY_GATEWAY_MAX_BODY_BYTES` (1048576): a larger request body is 413.
+    pub max_body_bytes: usize,
+    /// `SAGAWAY_GATEWAY_MAX_HEADER_BYTES` (16384): request headers (names and values) larger in
+    /// total are 431.
+    pub max_header_bytes: usize,
+    /// `SAGAWAY_GATEWAY_MAX_HEADERS` (64): more request headers are 431. hyper itself refuses
+    /// more than 100 whatever this says.
+    pub max_headers: usize,
+    /// `SAGAWAY_CORS_ALLOWED_ORIGINS` (empty: no CORS headers at all): comma-separated origins
+    /// (`https://shop.example`) allowed to call from a browser.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Protection {
+    /// Reads the `SAGAWAY_GATEWAY_MAX_*` and `SAGAWAY_CORS_*` variables.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            max_body_bytes: env.parse("SAGAWAY_GATEWAY_MAX_BODY_BYTES", 1 << 20)?,
+            max_header_bytes: env.parse("SAGAWAY_GATEWAY_MAX_HEADER_BYTES", 16 << 10)?,
+            max_headers: env.parse("SAGAWAY_GATEWAY_MAX_HEADERS", 64)?,
+            cors_allowed_origins: urls(&env.string("SAGAWAY_CORS_ALLOWED_ORIGINS", "")),
+        })
+    }
 }
 
 /// Access tokens, their keys and the sessions they are bound to.
@@ -128,11 +161,13 @@ impl Config {
                 env.parse("SAGAWAY_RATE_LIMIT_WINDOW_SECS", 60)?,
             ),
             rate_limit_namespace: env.string("SAGAWAY_RATE_LIMIT_NAMESPACE", "sagaway"),
+            protection: Protection::from_env(env)?,
+            health_timeout: millis("SAGAWAY_GATEWAY_HEALTH_TIMEOUT_MS", 500)?,
         })
     }
 }
 
-/// Splits a comma-separated list of addresses.
+/// Splits a comma-separated list (addresses, origins).
 pub fn urls(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)

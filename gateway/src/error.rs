@@ -22,6 +22,14 @@ pub enum GatewayError {
     /// another request): 422 with code INVALID_ARGUMENT.
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// The request is too large (413 for a body, 431 for headers); code RESOURCE_EXHAUSTED.
+    #[error("too large: {message}")]
+    TooLarge {
+        /// 413 or 431.
+        status: StatusCode,
+        /// Which limit.
+        message: String,
+    },
     /// A rate limit was hit: 429 with `Retry-After` (seconds).
     #[error("rate limited: {message}")]
     RateLimited {
@@ -73,6 +81,12 @@ impl IntoResponse for GatewayError {
                     "code": Code::InvalidArgument as i32, "message": message, "details": [],
                 });
                 (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+            }
+            GatewayError::TooLarge { status, message } => {
+                let body = json!({
+                    "code": Code::ResourceExhausted as i32, "message": message, "details": [],
+                });
+                (status, Json(body)).into_response()
             }
             GatewayError::RateLimited {
                 message,

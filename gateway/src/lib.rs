@@ -8,7 +8,10 @@
 //! [`openapi`] generates `/openapi.json` from the same routes. [`idempotency`] replays answers
 //! to a repeated `Idempotency-Key` and [`ratelimit`] counts requests per IP and per user, both
 //! in Redis through [`store`].
-//! It also answers `/health/live`, `/health/ready` (Redis answers) and `/metrics`.
+//! [`protect`] limits body and header sizes and applies CORS; [`observe`] counts and times every
+//! request per route template and writes the access log. It also answers `/health/live`,
+//! `/health/ready` (Redis and every backend's gRPC health, [`health`]), `/metrics` and `/docs`
+//! ([`docs`]).
 //! [`auth`] serves register, login, refresh, logout and the JWK Set, and guards every `/v1/`
 //! route: a bearer token bound to a live Redis session becomes an [`Identity`] extension, which
 //! the transcoder forwards as gRPC metadata.
@@ -16,11 +19,15 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod fields;
 pub mod headers;
+pub mod health;
 pub mod idempotency;
+pub mod observe;
 pub mod openapi;
+pub mod protect;
 pub mod ratelimit;
 pub mod routes;
 pub mod store;
@@ -41,7 +48,7 @@ use sagaway_platform::identity::Identity;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-pub use config::{AuthConfig, Config, ExtraBackend};
+pub use config::{AuthConfig, Config, ExtraBackend, Protection};
 
 use crate::auth::Auth;
 use crate::auth::guard::{self, Guard};
@@ -68,6 +75,8 @@ pub struct Application {
     idempotency: Idempotency,
     limiter: RateLimiter,
     identity: Option<Identity>,
+    protection: Protection,
+    health_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -110,6 +119,8 @@ impl Application {
                 namespace: config.rate_limit_namespace.clone(),
             },
             identity: None,
+            protection: config.protection.clone(),
+            health_timeout: config.health_timeout,
         })
     }
 
@@ -138,7 +149,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let redis = self.redis.clone();
-        let readiness = Readiness::default().with("redis", move || redis_ping(redis.clone()));
+        let readiness = health::with_backends(
+            Readiness::default().with("redis", move || health::redis_ping(redis.clone())),
+            self.transcoder.routes.backends(),
+            self.health_timeout,
+        );
+        let cors = protect::cors(&self.protection.cors_allowed_origins)?;
         let mut document = openapi::document(&self.transcoder.routes);
         auth::openapi::describe(&mut document);
         let document = Arc::new(document);
@@ -147,6 +163,7 @@ impl Application {
                 "/openapi.json",
                 get(move || async move { Json(Value::clone(&document)) }),
             )
+            .route("/docs", get(docs::page))
             .fallback(transcode::handle)
             .with_state(Arc::clone(&self.transcoder))
             // Innermost first: idempotency and the per-user limit need the guard's identity.
@@ -172,8 +189,22 @@ impl Application {
         if let Some(identity) = self.identity.clone() {
             router = router.layer(Extension(identity));
         }
+        // Outermost last: the request id first, then metrics and the access log see everything,
+        // CORS answers preflights, and the limits run before any handler reads the body.
         let router = router
             .layer(axum::middleware::from_fn(headers::strip_identity))
+            .layer(from_fn_with_state(self.protection.clone(), protect::limit))
+            // The limit above is the one enforced; axum's own 2 MiB default would cap it.
+            .layer(axum::extract::DefaultBodyLimit::disable());
+        let router = match cors {
+            Some(cors) => router.layer(cors),
+            None => router,
+        };
+        let router = router
+            .layer(from_fn_with_state(
+                Arc::clone(&self.transcoder),
+                observe::observe,
+            ))
             .layer(axum::middleware::from_fn(headers::request_id));
         tracing::info!(service = SERVICE_NAME, http = %self.addr(), "listening");
         admin::serve(self.listener, router, shutdown)
@@ -250,18 +281,6 @@ fn build_auth(config: &Config, store: &Store) -> anyhow::Result<Auth> {
             .context("decoding the built-in descriptor set")?,
         timeout: config.timeout,
     })
-}
-
-async fn redis_ping(client: redis::Client) -> Result<(), String> {
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|err| format!("redis: {err}"))?;
-    redis::cmd("PING")
-        .query_async::<String>(&mut connection)
-        .await
-        .map(drop)
-        .map_err(|err| format!("redis: {err}"))
 }
 
 #[cfg(test)]

@@ -186,6 +186,17 @@ impl RouteTable {
         }
     }
 
+    /// Every backend some route calls, once each.
+    pub fn backends(&self) -> Vec<Arc<Backend>> {
+        let mut backends: Vec<Arc<Backend>> = Vec::new();
+        for route in &self.routes {
+            if !backends.iter().any(|b| Arc::ptr_eq(b, &route.backend)) {
+                backends.push(Arc::clone(&route.backend));
+            }
+        }
+        backends
+    }
+
     /// Every route, one line each: `GET /v1/products/{product_id} -> pkg.Service/Method`.
     pub fn describe(&self) -> Vec<String> {
         self.routes

@@ -27,9 +27,6 @@ use crate::template::Bindings;
 /// Header a client may send to lower (never raise) the deadline, in milliseconds.
 pub const REQUEST_TIMEOUT: &str = "x-request-timeout-ms";
 
-/// Largest request body read (bytes).
-const MAX_BODY: usize = 1 << 20;
-
 /// The routes and how calls are made.
 #[derive(Debug)]
 pub struct Transcoder {
@@ -58,7 +55,8 @@ impl Transcoder {
             Lookup::NotFound => return Err(GatewayError::no_route()),
         };
         let deadline = self.deadline(&parts.headers)?;
-        let body = axum::body::to_bytes(body, MAX_BODY)
+        // Already read and limited by `protect::limit`; this only takes the buffered bytes.
+        let body = axum::body::to_bytes(body, usize::MAX)
             .await
             .map_err(|err| GatewayError::bad_request(format!("reading the body: {err}")))?;
         let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)

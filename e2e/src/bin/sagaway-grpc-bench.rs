@@ -1,9 +1,12 @@
-//! Load for the gRPC services: `CreateOrder` over direct gRPC (no gateway), each request a
-//! one-line order for a product from the catalogue, as a fresh customer.
+//! Load for the gRPC services over direct gRPC (no gateway): by default `CreateOrder`, each
+//! request a one-line order for a product from the catalogue, as a fresh customer; with
+//! `--get-product ID`, `ProductService.GetProduct` of that product as a customer (the direct
+//! baseline of the gateway benchmark; closed loop only, `--order` not needed).
 //!
 //! ```text
 //! sagaway-grpc-bench --order URL --product URL (--concurrency N | --rate PER_SECOND)
 //!                    [--duration 10] [--warmup 2]
+//! sagaway-grpc-bench --product URL --get-product ID --concurrency N [--duration 10] [--warmup 2]
 //! ```
 //! `--concurrency` is a closed loop (N callers, each waits for its answer): the throughput
 //! ceiling. `--rate` is an open loop: requests start on a fixed schedule whatever the answers
@@ -18,8 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sagaway_contracts::pb::order::order_service_client::OrderServiceClient;
 use sagaway_contracts::pb::order::{CreateOrderRequest, OrderItem};
-use sagaway_contracts::pb::product::ListProductsRequest;
 use sagaway_contracts::pb::product::product_service_client::ProductServiceClient;
+use sagaway_contracts::pb::product::{GetProductRequest, ListProductsRequest};
 use sagaway_e2e::{micros, percentile_ms};
 use sagaway_platform::identity::{Identity, Role};
 use tokio::sync::Mutex;
@@ -33,6 +36,7 @@ struct Options {
     rate: Option<f64>,
     duration: Duration,
     warmup: Duration,
+    get_product: Option<String>,
 }
 
 fn parse() -> anyhow::Result<Options> {
@@ -43,6 +47,7 @@ fn parse() -> anyhow::Result<Options> {
         rate: None,
         duration: Duration::from_secs(10),
         warmup: Duration::from_secs(2),
+        get_product: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -56,8 +61,15 @@ fn parse() -> anyhow::Result<Options> {
             "--rate" => options.rate = Some(value.parse()?),
             "--duration" => options.duration = Duration::from_secs_f64(value.parse()?),
             "--warmup" => options.warmup = Duration::from_secs_f64(value.parse()?),
+            "--get-product" => options.get_product = Some(value),
             other => bail!("unknown flag {other}"),
         }
+    }
+    if options.get_product.is_some() {
+        if options.product.is_empty() || options.concurrency.is_none() || options.rate.is_some() {
+            bail!("--get-product needs --product and --concurrency (closed loop only)");
+        }
+        return Ok(options);
     }
     if options.order.is_empty() || options.product.is_empty() {
         bail!("--order and --product are required");
@@ -97,9 +109,58 @@ struct Tally {
     errors: u64,
 }
 
+/// Closed loop of `GetProduct(product_id)` as one customer per worker.
+async fn get_product_loop(options: &Options, product_id: &str) -> anyhow::Result<Tally> {
+    let channel = Channel::from_shared(options.product.clone())?
+        .connect()
+        .await
+        .context("product service")?;
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let measure_from = Instant::now() + options.warmup;
+    let stop_at = measure_from + options.duration;
+    let handles: Vec<_> = (0..options.concurrency.unwrap_or(1))
+        .map(|_| {
+            let (mut client, tally) = (
+                ProductServiceClient::new(channel.clone()),
+                Arc::clone(&tally),
+            );
+            let product_id = product_id.to_owned();
+            tokio::spawn(async move {
+                let who = customer();
+                while Instant::now() < stop_at {
+                    let began = Instant::now();
+                    let mut request = tonic::Request::new(GetProductRequest {
+                        product_id: product_id.clone(),
+                    });
+                    who.write_to(request.metadata_mut());
+                    let ok = client.get_product(request).await.is_ok();
+                    if began >= measure_from {
+                        let mut tally = tally.lock().await;
+                        if ok {
+                            tally.latencies.push(micros(began.elapsed()))
+                        } else {
+                            tally.errors += 1
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await?;
+    }
+    Arc::try_unwrap(tally)
+        .map_err(|_| anyhow::anyhow!("workers still running"))
+        .map(Mutex::into_inner)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = parse()?;
+    if let Some(product_id) = options.get_product.clone() {
+        let tally = get_product_loop(&options, &product_id).await?;
+        return report(&options, tally);
+    }
     let channel = Channel::from_shared(options.order.clone())?
         .connect()
         .await
@@ -192,9 +253,14 @@ async fn main() -> anyhow::Result<()> {
             handle.await?;
         }
     }
-    let mut tally = Arc::try_unwrap(tally)
+    let tally = Arc::try_unwrap(tally)
         .map_err(|_| anyhow::anyhow!("workers still running"))?
         .into_inner();
+    report(&options, tally)
+}
+
+/// Prints the one JSON line.
+fn report(options: &Options, mut tally: Tally) -> anyhow::Result<()> {
     tally.latencies.sort_unstable();
     let seconds = options.duration.as_secs_f64();
     println!(

@@ -3,6 +3,8 @@
 
 mod echo;
 mod extra;
+mod limits;
+mod operations;
 
 use std::time::{Duration, Instant};
 

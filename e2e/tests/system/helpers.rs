@@ -166,7 +166,13 @@ pub(crate) async fn spawn_service(service: Service, database_url: &str) -> Runni
             saga: sagaway_product::saga::SagaConfig::disabled(),
             publisher: Default::default()
         ),
-        Service::User => start!(sagaway_user, currency: Default::default(), admin: None),
+        Service::User => start!(
+            sagaway_user,
+            currency: Default::default(),
+            admin: None,
+            saga: sagaway_user::saga::SagaConfig::disabled(),
+            publisher: Default::default()
+        ),
     }
 }
 
@@ -605,15 +611,35 @@ pub(crate) fn numbered_event(
 }
 
 /// Starts the user service on `database_url` (several may share one), creating `admin` at
-/// start-up when given, as `SAGAWAY_ADMIN_EMAIL` and `SAGAWAY_ADMIN_PASSWORD` do.
+/// start-up when given, as `SAGAWAY_ADMIN_EMAIL` and `SAGAWAY_ADMIN_PASSWORD` do. Accounts
+/// only: its saga is off, so it does not join the shared consumer group on the shared topics.
 pub(crate) async fn spawn_user_service(
     database_url: &str,
     admin: Option<sagaway_user::AdminAccount>,
 ) -> Running {
+    let saga = sagaway_user::saga::SagaConfig::disabled();
+    spawn_user_service_with(database_url, admin, saga, "http://127.0.0.1:8081").await
+}
+
+/// Starts the user service on `database_url` with the saga settings `saga` (whether it runs,
+/// its consumer group and topics) and the registry at `registry_url`.
+pub(crate) async fn spawn_user_service_with(
+    database_url: &str,
+    admin: Option<sagaway_user::AdminAccount>,
+    saga: sagaway_user::saga::SagaConfig,
+    registry_url: &str,
+) -> Running {
+    let mut service = service_config(sagaway_user::SERVICE_NAME, database_url);
+    service.schema_registry_url = registry_url.to_owned();
     let config = sagaway_user::Config {
-        service: service_config(sagaway_user::SERVICE_NAME, database_url),
+        service,
         currency: Default::default(),
         admin,
+        saga,
+        publisher: sagaway_platform::outbox::PublisherConfig {
+            poll_interval: Duration::from_millis(200),
+            ..Default::default()
+        },
     };
     let app = sagaway_user::Application::build(config)
         .await

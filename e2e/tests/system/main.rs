@@ -16,4 +16,5 @@ mod outbox;
 mod product;
 mod registry;
 mod saga_product;
+mod saga_user;
 mod user;

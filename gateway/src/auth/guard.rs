@@ -17,6 +17,7 @@ use tonic::Status;
 use crate::auth::tokens::TokenError;
 use crate::auth::{Auth, bearer, store_unavailable, unauthenticated};
 use crate::error::GatewayError;
+use crate::observe::AuthenticatedUser;
 use crate::routes::Lookup;
 use crate::transcode::Transcoder;
 
@@ -76,8 +77,11 @@ pub async fn authenticate(
         let message = format!("this route needs the {role} role");
         return GatewayError::from(Status::permission_denied(message)).into_response();
     }
+    let user = AuthenticatedUser(identity.user_id);
     request.extensions_mut().insert(identity);
-    next.run(request).await
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(user);
+    response
 }
 
 /// A 401 names the scheme it wants (RFC 6750).

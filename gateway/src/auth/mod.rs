@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,6 +30,7 @@ use tonic::Status;
 use crate::client::Backend;
 use crate::error::GatewayError;
 use crate::headers::outgoing_metadata;
+use crate::protect::only;
 use crate::transcode::reply_json;
 
 use self::sessions::{RefreshError, Sessions};
@@ -56,11 +57,26 @@ pub struct Auth {
 /// `/v1/auth/{register,login,refresh,logout}` and `/.well-known/jwks.json`.
 pub fn router(auth: Arc<Auth>) -> Router {
     Router::new()
-        .route("/v1/auth/register", post(register))
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/auth/logout", post(logout))
-        .route("/.well-known/jwks.json", get(jwks))
+        .route(
+            "/v1/auth/register",
+            post(register).fallback(|| only(Method::POST)),
+        )
+        .route(
+            "/v1/auth/login",
+            post(login).fallback(|| only(Method::POST)),
+        )
+        .route(
+            "/v1/auth/refresh",
+            post(refresh).fallback(|| only(Method::POST)),
+        )
+        .route(
+            "/v1/auth/logout",
+            post(logout).fallback(|| only(Method::POST)),
+        )
+        .route(
+            "/.well-known/jwks.json",
+            get(jwks).fallback(|| only(Method::GET)),
+        )
         .with_state(auth)
 }
 

@@ -2,9 +2,11 @@
 
 use sagaway_platform::config::{ConfigError, Env};
 use sagaway_platform::money::Currency;
+use sagaway_platform::outbox::PublisherConfig;
 use sagaway_platform::service::ServiceConfig;
 
 use crate::domain::{Email, Password};
+use crate::saga::SagaConfig;
 use crate::{DEFAULT_DATABASE, DEFAULT_GRPC_PORT, SERVICE_NAME};
 
 /// The user service's configuration.
@@ -20,6 +22,8 @@ use crate::{DEFAULT_DATABASE, DEFAULT_GRPC_PORT, SERVICE_NAME};
 ///   exactly one admin, and changing the password variable later does not change the password.
 ///   Setting only one of the two, a malformed email, or a password outside the registration
 ///   policy (8 to 128 characters) stops the process at start-up.
+/// - The saga ([`SagaConfig`]): `SAGAWAY_USER_SAGA`, `SAGAWAY_USER_CONSUMER_GROUP`.
+/// - The outbox publisher of the payment events ([`PublisherConfig`]): `SAGAWAY_OUTBOX_*`.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Settings every service shares.
@@ -28,6 +32,10 @@ pub struct Config {
     pub currency: Currency,
     /// `SAGAWAY_ADMIN_EMAIL` and `SAGAWAY_ADMIN_PASSWORD`: the admin to create, if any.
     pub admin: Option<AdminAccount>,
+    /// Payments: the saga's consumer.
+    pub saga: SagaConfig,
+    /// The outbox publisher (`SAGAWAY_OUTBOX_*`).
+    pub publisher: PublisherConfig,
 }
 
 /// The admin account to create at start-up. `Debug` never shows the password.
@@ -51,6 +59,8 @@ impl Config {
             )?,
             currency: Currency::from_env(env)?,
             admin: AdminAccount::from_env(env)?,
+            saga: SagaConfig::from_env(env)?,
+            publisher: PublisherConfig::from_env(env)?,
         })
     }
 }

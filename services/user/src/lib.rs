@@ -13,6 +13,9 @@
 //! - [`credentials`]: argon2id password hashing on the blocking pool.
 //! - [`store`]: the SQL, one function per statement; [`setup`]: migrations and bootstrap.
 //! - [`error`]: the service's failures and their one conversion to gRPC statuses.
+//! - [`saga`]: the order saga's payment side: the inbox handler capturing and refunding
+//!   payments. [`Application`] runs it beside the gRPC server, with the outbox publisher that
+//!   sends the payment events, all sharing its shutdown.
 
 pub mod accounts;
 pub mod api;
@@ -21,14 +24,20 @@ mod convert;
 pub mod credentials;
 pub mod domain;
 pub mod error;
+pub mod saga;
 pub mod setup;
 pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
+use futures::FutureExt as _;
+use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::pb::user::user_service_server::UserServiceServer;
+use sagaway_contracts::registry::RegistryClient;
+use sagaway_platform::inbox::{Consumer, ConsumerError};
 use sagaway_platform::kafka::BrokerProbe;
+use sagaway_platform::outbox::Publisher;
 use sagaway_platform::service::GrpcApplication;
 
 pub use config::{AdminAccount, Config};
@@ -45,11 +54,15 @@ pub const DEFAULT_DATABASE: &str = "sagaway_users";
 pub struct Application {
     inner: GrpcApplication,
     api: api::UserServiceApi,
+    publisher: Publisher,
+    consumer: Consumer<saga::PaymentSaga>,
+    saga: saga::SagaConfig,
 }
 
 impl Application {
     /// Connects to the database, applies the migrations and creates the configured admin (in
-    /// the background if the database is not up yet), and binds both listeners.
+    /// the background if the database is not up yet), wires the outbox publisher and the
+    /// saga's consumer, and binds both listeners.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = sagaway_platform::db::lazy_pool(
             config.service.database_url.expose(),
@@ -69,7 +82,8 @@ impl Application {
         })
         .await?;
         let broker = BrokerProbe::new(&config.service.kafka)?;
-        let readiness = sagaway_platform::service::database_and_broker(pool, prepared, broker);
+        let readiness =
+            sagaway_platform::service::database_and_broker(pool.clone(), prepared, broker);
         let inner = GrpcApplication::bind(
             &config.service,
             readiness,
@@ -77,9 +91,26 @@ impl Application {
             sagaway_contracts::FILE_DESCRIPTOR_SET,
         )
         .await?;
+        let codec = EventCodec::new(RegistryClient::new(&config.service.schema_registry_url));
+        let publisher = Publisher::new(
+            pool.clone(),
+            &config.service.kafka,
+            codec.clone(),
+            config.publisher.clone(),
+        )?;
+        let consumer = Consumer::new(
+            pool,
+            &config.service.kafka,
+            codec,
+            config.saga.consumer(),
+            saga::PaymentSaga,
+        );
         Ok(Self {
             inner,
             api: api::UserServiceApi::new(accounts),
+            publisher,
+            consumer,
+            saga: config.saga,
         })
     }
 
@@ -93,12 +124,42 @@ impl Application {
         self.inner.admin_addr()
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves, publishes and consumes until `shutdown` completes; then drains in-flight
+    /// requests, lets the publisher finish its batch and the consumer its message.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let shutdown = shutdown.boxed().shared();
+        let publisher = tokio::spawn(self.publisher.run(shutdown.clone()));
+        let consumer = if self.saga.enabled {
+            Some(tokio::spawn(self.consumer.run(shutdown.clone())))
+        } else {
+            tracing::info!("the saga is turned off (SAGAWAY_USER_SAGA=false)");
+            None
+        };
         let routes = tonic::service::Routes::new(UserServiceServer::new(self.api));
-        self.inner.run_until_stopped(routes, shutdown).await
+        let served = self.inner.run_until_stopped(routes, shutdown).await;
+        if let Err(err) = publisher.await {
+            tracing::error!(error = %err, "outbox publisher task failed");
+        }
+        if let Some(consumer) = consumer {
+            await_consumer(consumer).await;
+        }
+        served
+    }
+}
+
+/// Waits for the saga's consumer to stop, logging how it failed if it did.
+async fn await_consumer(consumer: tokio::task::JoinHandle<Result<(), ConsumerError>>) {
+    match consumer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::new(err)),
+                "saga consumer failed"
+            );
+        }
+        Err(err) => tracing::error!(error = %err, "saga consumer task failed"),
     }
 }

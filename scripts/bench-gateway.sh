@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Benchmarks the gateway on this machine and records the results in docs/benchmarks.md: an
+# authenticated `GET /v1/products/{id}` through the gateway (sagaway-loadgen, HTTP/1.1 keep-alive)
+# against the same GetProduct made directly over gRPC (sagaway-grpc-bench --get-product), both
+# closed loop with the same concurrency: requests/s, p50/p99, the latency the gateway adds, and
+# CPU per request of the gateway and of the product service (utime+stime from /proc/PID/stat).
+#
+# BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONCURRENCY (16). Release builds; every process,
+# PostgreSQL, Redis and the broker share the machine's cores, unpinned.
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+WARMUP="${BENCH_WARMUP:-2}"
+CONCURRENCY="${BENCH_CONCURRENCY:-16}"
+RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+RESULTS="$RUN_DIR/bench-gateway.jsonl"
+GATEWAY=http://127.0.0.1:18280
+ADMIN_EMAIL=bench-admin@sagaway.local
+ADMIN_PASSWORD=bench-admin-password
+
+ensure_infrastructure
+
+step "Release build of the services, the gateway and the load tools"
+cargo build --release --locked -p sagaway-registry -p sagaway-contracts -p sagaway-product \
+  -p sagaway-user -p sagaway-gateway -p sagaway-e2e --bins >"$LOG_DIR/bench-gateway-build.log" 2>&1 \
+  || fail "cargo build --release" "$LOG_DIR/bench-gateway-build.log"
+
+# The processes this script starts keep their logs and pids apart from up.sh's.
+LOG_DIR="$RUN_DIR/bench-gateway/logs"
+PID_DIR="$RUN_DIR/bench-gateway/pids"
+mkdir -p "$LOG_DIR" "$PID_DIR"
+NAMES=(gateway user product registry)
+trap 'for name in "${NAMES[@]}"; do stop_process "$name" >/dev/null; done' EXIT
+for name in "${NAMES[@]}"; do stop_process "$name" >/dev/null; done
+
+step "Fresh databases and release processes (registry :18291, product :18252, user :18253, gateway :18280)"
+for db in registry products users; do
+  PGPASSWORD="$PG_PASSWORD" dropdb -h "$PG_HOST" -p "$PG_PORT" -U postgres --if-exists "sagaway_gwbench_$db"
+  PGPASSWORD="$PG_PASSWORD" createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "sagaway_gwbench_$db"
+done
+export RUST_LOG=warn SAGAWAY_SCHEMA_REGISTRY_URL=http://127.0.0.1:18291
+start_process registry "$RELEASE" http://127.0.0.1:18291/health/ready \
+  SAGAWAY_HTTP_ADDR=127.0.0.1:18291 SAGAWAY_DATABASE_URL="$PG_URL/sagaway_gwbench_registry"
+"$RELEASE/contracts" register --registry http://127.0.0.1:18291 >"$LOG_DIR/register.log" 2>&1 || fail "contracts register" "$LOG_DIR/register.log"
+start_process product "$RELEASE" http://127.0.0.1:19252/health/ready SAGAWAY_GRPC_ADDR=127.0.0.1:18252 \
+  SAGAWAY_DATABASE_URL="$PG_URL/sagaway_gwbench_products" SAGAWAY_SEED_DEMO_CATALOG=true
+start_process user "$RELEASE" http://127.0.0.1:19253/health/ready SAGAWAY_GRPC_ADDR=127.0.0.1:18253 \
+  SAGAWAY_DATABASE_URL="$PG_URL/sagaway_gwbench_users" \
+  SAGAWAY_ADMIN_EMAIL="$ADMIN_EMAIL" SAGAWAY_ADMIN_PASSWORD="$ADMIN_PASSWORD"
+# Rate limits stay on (their Redis counters are part of every request's cost) but high enough
+# never to refuse the benchmark; the order service is not started (readiness is not awaited).
+SAGAWAY_HTTP_ADDR=127.0.0.1:18280 SAGAWAY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
+  SAGAWAY_PRODUCT_URL=http://127.0.0.1:18252 SAGAWAY_USER_URL=http://127.0.0.1:18253 \
+  SAGAWAY_ORDER_URL=http://127.0.0.1:18251 SAGAWAY_JWT_TTL_SECS=3600 \
+  SAGAWAY_RATE_LIMIT_PER_IP=1000000000 SAGAWAY_RATE_LIMIT_PER_USER=1000000000 \
+  SAGAWAY_RATE_LIMIT_NAMESPACE="gwbench-$$" \
+  nohup "$RELEASE/sagaway-gateway" >>"$LOG_DIR/gateway.log" 2>&1 </dev/null &
+echo $! >"$PID_DIR/gateway.pid"
+wait_for 60 gateway curl -fsS "$GATEWAY/health/live" || fail "starting the gateway" "$LOG_DIR/gateway.log"
+
+step "Logging in through the gateway as the admin; picking a catalogue product"
+TOKEN=$(curl -fsS -X POST "$GATEWAY/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') \
+  || fail "login through the gateway" "$LOG_DIR/gateway.log"
+PRODUCT_ID=$(curl -fsS "$GATEWAY/v1/products?page_size=1" -H "authorization: Bearer $TOKEN" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["products"][0]["productId"])') \
+  || fail "listing products through the gateway" "$LOG_DIR/gateway.log"
+info "product $PRODUCT_ID"
+
+TICKS=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$PID_DIR/$1.pid")/stat"; }
+
+# Runs one load ($2...), recording requests/s, latency and CPU seconds of the gateway and the
+# product service over the whole run (warm-up included, so CPU is divided by requests/s times
+# the whole run's length).
+bench() {
+  local name=$1
+  shift
+  info "$name"
+  local gateway_before product_before line gateway_after product_after
+  gateway_before=$(cpu_ticks gateway); product_before=$(cpu_ticks product)
+  line=$("$@") || fail "load ($name)"
+  gateway_after=$(cpu_ticks gateway); product_after=$(cpu_ticks product)
+  echo "{\"scenario\":\"$name\",\"warmup\":$WARMUP,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"gateway_cpu_s\":$(((gateway_after - gateway_before) * 1000 / TICKS))e-3,\"product_cpu_s\":$(((product_after - product_before) * 1000 / TICKS))e-3,${line#\{}" \
+    | tee -a "$RESULTS" | sed 's/^/      /'
+}
+
+: >"$RESULTS"
+step "GET /v1/products/{id} through the gateway ($CONCURRENCY clients, closed loop, $SECONDS_PER_RUN s after $WARMUP s)"
+bench "gateway" "$RELEASE/sagaway-loadgen" --url "$GATEWAY/v1/products/$PRODUCT_ID" \
+  --header "authorization: Bearer $TOKEN" --concurrency "$CONCURRENCY" \
+  --duration "$SECONDS_PER_RUN" --warmup "$WARMUP"
+step "GetProduct directly over gRPC (same concurrency and length)"
+bench "direct gRPC" "$RELEASE/sagaway-grpc-bench" --product http://127.0.0.1:18252 \
+  --get-product "$PRODUCT_ID" --concurrency "$CONCURRENCY" --duration "$SECONDS_PER_RUN" --warmup "$WARMUP"
+
+step "Recording in docs/benchmarks.md"
+"$VENV/bin/python" "$ROOT/scripts/bench_report.py" gateway "$RESULTS" "$ROOT/docs/benchmarks.md" 2>/dev/null \
+  || python3 "$ROOT/scripts/bench_report.py" gateway "$RESULTS" "$ROOT/docs/benchmarks.md"
+info "done: see docs/benchmarks.md"
