@@ -225,6 +225,7 @@ async fn spawn_order(product_url: &str, registry_url: &str) -> Running {
         product_deadline: Duration::from_millis(1500),
         product_attempts: 3,
         publisher: Default::default(),
+        saga: sagaway_order::saga::SagaConfig::disabled(),
     };
     let app = sagaway_order::Application::build(config)
         .await

@@ -157,7 +157,8 @@ pub(crate) async fn spawn_service(service: Service, database_url: &str) -> Runni
             product_url: "http://127.0.0.1:50052".into(),
             product_deadline: Duration::from_secs(2),
             product_attempts: 3,
-            publisher: sagaway_platform::outbox::PublisherConfig::default()
+            publisher: sagaway_platform::outbox::PublisherConfig::default(),
+            saga: sagaway_order::saga::SagaConfig::disabled()
         ),
         Service::Product => start!(
             sagaway_product,
@@ -745,4 +746,35 @@ pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .into_iter()
         .map(|violation| violation.field)
         .collect()
+}
+
+/// Starts the order service on `database_url`, asking the product service at `product_url`,
+/// with the saga settings `saga` (whether it runs, its consumer group and topics) and the
+/// registry at `registry_url`.
+pub(crate) async fn spawn_order_service_with(
+    database_url: &str,
+    product_url: &str,
+    saga: sagaway_order::saga::SagaConfig,
+    registry_url: &str,
+) -> Running {
+    let mut service = service_config(sagaway_order::SERVICE_NAME, database_url);
+    service.schema_registry_url = registry_url.to_owned();
+    let config = sagaway_order::Config {
+        service,
+        product_url: product_url.to_owned(),
+        product_deadline: Duration::from_secs(2),
+        product_attempts: 3,
+        publisher: sagaway_platform::outbox::PublisherConfig {
+            poll_interval: Duration::from_millis(200),
+            ..Default::default()
+        },
+        saga,
+    };
+    let app = sagaway_order::Application::build(config)
+        .await
+        .expect("order service builds");
+    let (addr, admin) = (app.grpc_addr(), app.admin_addr());
+    Running::start(addr, admin, |stopped| {
+        app.run_until_stopped(shutdown(stopped))
+    })
 }

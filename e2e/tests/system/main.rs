@@ -15,6 +15,7 @@ mod order;
 mod outbox;
 mod product;
 mod registry;
+mod saga_order;
 mod saga_product;
 mod saga_user;
 mod user;

@@ -118,6 +118,7 @@ async fn spawn_order(product_url: &str, registry_url: &str) -> Running {
             poll_interval: Duration::from_millis(200),
             ..PublisherConfig::default()
         },
+        saga: sagaway_order::saga::SagaConfig::disabled(),
     };
     let app = sagaway_order::Application::build(config)
         .await

@@ -8,12 +8,16 @@
 //! - [`api`]: the thin `sagaway.order.v1.OrderService` layer; [`orders`]: what each RPC does;
 //!   [`domain`]: statuses and new orders parsed from requests; [`store`]: SQL;
 //!   [`catalog`]: the product service client; [`error`]: failures and their gRPC statuses.
+//! - [`saga`]: the order state machine: the inbox handler moving orders to their outcome on
+//!   stock and payment events. [`Application`] runs it beside the gRPC server, with the outbox
+//!   publisher, all sharing its shutdown.
 
 pub mod api;
 pub mod catalog;
 pub mod domain;
 pub mod error;
 pub mod orders;
+pub mod saga;
 pub mod store;
 
 use std::future::Future;
@@ -25,6 +29,7 @@ use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::pb::order::order_service_server::OrderServiceServer;
 use sagaway_contracts::registry::RegistryClient;
 use sagaway_platform::config::{ConfigError, Env};
+use sagaway_platform::inbox::{Consumer, ConsumerError};
 use sagaway_platform::kafka::BrokerProbe;
 use sagaway_platform::outbox::{Publisher, PublisherConfig};
 use sagaway_platform::service::{GrpcApplication, ServiceConfig};
@@ -53,6 +58,8 @@ pub struct Config {
     pub product_attempts: u32,
     /// The outbox publisher (`SAGAWAY_OUTBOX_*`).
     pub publisher: PublisherConfig,
+    /// The order saga's consumer (`SAGAWAY_ORDER_SAGA`, `SAGAWAY_ORDER_CONSUMER_GROUP`).
+    pub saga: saga::SagaConfig,
 }
 
 impl Config {
@@ -71,6 +78,7 @@ impl Config {
             ),
             product_attempts: env.parse("SAGAWAY_PRODUCT_ATTEMPTS", 3)?,
             publisher: PublisherConfig::from_env(env)?,
+            saga: saga::SagaConfig::from_env(env)?,
         })
     }
 }
@@ -81,10 +89,13 @@ pub struct Application {
     inner: GrpcApplication,
     orders: orders::Orders,
     publisher: Publisher,
+    consumer: Consumer<saga::OrderSaga>,
+    saga: saga::SagaConfig,
 }
 
 impl Application {
-    /// Migrates the database, wires the product client and the publisher, binds both listeners.
+    /// Migrates the database, wires the product client, the publisher and the saga's consumer,
+    /// binds both listeners.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = sagaway_platform::db::lazy_pool(
             config.service.database_url.expose(),
@@ -107,9 +118,16 @@ impl Application {
         let publisher = Publisher::new(
             pool.clone(),
             &config.service.kafka,
-            codec,
+            codec.clone(),
             config.publisher.clone(),
         )?;
+        let consumer = Consumer::new(
+            pool.clone(),
+            &config.service.kafka,
+            codec,
+            config.saga.consumer(),
+            saga::OrderSaga,
+        );
         let broker = BrokerProbe::new(&config.service.kafka)?;
         let readiness =
             sagaway_platform::service::database_and_broker(pool.clone(), prepared, broker);
@@ -124,6 +142,8 @@ impl Application {
             inner,
             orders: orders::Orders::new(pool, catalog),
             publisher,
+            consumer,
+            saga: config.saga,
         })
     }
 
@@ -137,14 +157,20 @@ impl Application {
         self.inner.admin_addr()
     }
 
-    /// Serves and publishes until `shutdown` completes, then drains in-flight requests and lets
-    /// the publisher finish its batch.
+    /// Serves, publishes and consumes until `shutdown` completes; then drains in-flight
+    /// requests, lets the publisher finish its batch and the consumer its message.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let shutdown = shutdown.boxed().shared();
         let publisher = tokio::spawn(self.publisher.run(shutdown.clone()));
+        let consumer = if self.saga.enabled {
+            Some(tokio::spawn(self.consumer.run(shutdown.clone())))
+        } else {
+            tracing::info!("the saga is turned off (SAGAWAY_ORDER_SAGA=false)");
+            None
+        };
         let routes = tonic::service::Routes::new(OrderServiceServer::new(
             api::OrderServiceApi::new(self.orders),
         ));
@@ -152,6 +178,23 @@ impl Application {
         if let Err(err) = publisher.await {
             tracing::error!(error = %err, "outbox publisher task failed");
         }
+        if let Some(consumer) = consumer {
+            await_consumer(consumer).await;
+        }
         served
+    }
+}
+
+/// Waits for the saga's consumer to stop, logging how it failed if it did.
+async fn await_consumer(consumer: tokio::task::JoinHandle<Result<(), ConsumerError>>) {
+    match consumer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::new(err)),
+                "saga consumer failed"
+            );
+        }
+        Err(err) => tracing::error!(error = %err, "saga consumer task failed"),
     }
 }

@@ -219,3 +219,75 @@ pub async fn history(pool: &PgPool, id: Uuid) -> Result<Vec<HistoryRow>, sqlx::E
     .fetch_all(pool)
     .await
 }
+
+/// A payment the saga has seen for an order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PaymentRow {
+    pub payment_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// Sets the unit price of each line of `order_id` whose product is in `products`, and the
+/// order's total and currency.
+pub async fn price_order(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    products: &[Uuid],
+    unit_prices: &[i64],
+    total_minor: i64,
+    currency: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_lines l SET unit_price_minor = p.unit_price_minor
+         FROM unnest($2::uuid[], $3::bigint[]) AS p(product_id, unit_price_minor)
+         WHERE l.order_id = $1 AND l.product_id = p.product_id",
+    )
+    .bind(order_id)
+    .bind(products)
+    .bind(unit_prices)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE orders SET total_minor = $2, currency = $3, updated_at = clock_timestamp()
+         WHERE id = $1",
+    )
+    .bind(order_id)
+    .bind(total_minor)
+    .bind(currency)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Remembers the order's payment; the first one seen stays.
+pub async fn remember_payment(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    payment: &PaymentRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_payments (order_id, payment_id, amount_minor, currency)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(&payment.payment_id)
+    .bind(payment.amount_minor)
+    .bind(&payment.currency)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The payment remembered for an order, if any.
+pub async fn payment_of(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT payment_id, amount_minor, currency FROM order_payments WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
