@@ -9,6 +9,9 @@ use sagaway_platform::config::{ConfigError, Env, Secret};
 /// Variable naming extra backends: `name=URL[,URL]@/path/to/descriptor_set.bin;...`.
 pub const EXTRA_BACKENDS: &str = "SAGAWAY_GATEWAY_EXTRA_BACKENDS";
 
+/// Variable giving routes their own deadline: `package.Service.Method=3s,...`.
+pub const ROUTE_TIMEOUTS: &str = "SAGAWAY_GATEWAY_ROUTE_TIMEOUTS";
+
 /// The gateway's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -24,8 +27,13 @@ pub struct Config {
     pub user_url: String,
     /// `SAGAWAY_GATEWAY_EXTRA_BACKENDS` (none): services the gateway was not built with.
     pub extra_backends: Vec<ExtraBackend>,
-    /// `SAGAWAY_GATEWAY_TIMEOUT_MS` (5000): the deadline of every backend call.
+    /// `SAGAWAY_GATEWAY_TIMEOUT_MS` (5000): the deadline of every backend call whose method has
+    /// none of its own in `route_timeouts`.
     pub timeout: Duration,
+    /// `SAGAWAY_GATEWAY_ROUTE_TIMEOUTS` (none): per-method deadlines replacing `timeout`, keyed
+    /// by the full gRPC method name (`sagaway.order.v1.OrderService.CreateOrder=3s`). A name
+    /// that matches no routed method stops the gateway at start-up.
+    pub route_timeouts: Vec<RouteTimeout>,
     /// `SAGAWAY_GATEWAY_CONNECT_TIMEOUT_MS` (1000): how long connecting to a backend may take.
     pub connect_timeout: Duration,
     /// `SAGAWAY_GATEWAY_GET_ATTEMPTS` (3): attempts for a GET whose backend is UNAVAILABLE.
@@ -120,6 +128,15 @@ impl AuthConfig {
     }
 }
 
+/// One method's own deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTimeout {
+    /// The full method name, `package.Service.Method`.
+    pub method: String,
+    /// The deadline of its calls (a client may lower it, never raise it).
+    pub timeout: Duration,
+}
+
 /// A backend described by its own descriptor set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraBackend {
@@ -151,6 +168,13 @@ impl Config {
                 },
             )?,
             timeout: millis("SAGAWAY_GATEWAY_TIMEOUT_MS", 5000)?,
+            route_timeouts: parse_route_timeouts(&env.string(ROUTE_TIMEOUTS, "")).map_err(
+                |reason| ConfigError {
+                    name: ROUTE_TIMEOUTS.to_owned(),
+                    value: env.string(ROUTE_TIMEOUTS, ""),
+                    reason,
+                },
+            )?,
             connect_timeout: millis("SAGAWAY_GATEWAY_CONNECT_TIMEOUT_MS", 1000)?,
             get_attempts: env.parse("SAGAWAY_GATEWAY_GET_ATTEMPTS", 3)?,
             auth: AuthConfig::from_env(env)?,
@@ -173,6 +197,43 @@ pub fn urls(list: &str) -> Vec<String> {
         .map(str::trim)
         .filter(|url| !url.is_empty())
         .map(str::to_owned)
+        .collect()
+}
+
+/// Parses `package.Service.Method=3s,other.Service/Method=250ms,...`: a full method name (its
+/// last `.` or `/` separates the service from the method) and a duration in `ms` or `s` (a bare
+/// number is milliseconds). Zero is refused: it would fail every call.
+pub fn parse_route_timeouts(raw: &str) -> Result<Vec<RouteTimeout>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (method, duration) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry:?} is not package.Service.Method=DURATION"))?;
+            let method = method.trim().trim_start_matches('/').replace('/', ".");
+            if method.split('.').filter(|part| !part.is_empty()).count() < 2 {
+                return Err(format!("{entry:?}: {method:?} is not a full method name"));
+            }
+            let duration = duration.trim();
+            let (number, unit) = match duration.strip_suffix("ms") {
+                Some(number) => (number, 1),
+                None => match duration.strip_suffix('s') {
+                    Some(number) => (number, 1000),
+                    None => (duration, 1),
+                },
+            };
+            let millis: u64 = number.trim().parse().map_err(|_| {
+                format!("{entry:?}: {duration:?} is not a duration like 3s or 250ms")
+            })?;
+            if millis == 0 {
+                return Err(format!("{entry:?}: a deadline of zero fails every call"));
+            }
+            Ok(RouteTimeout {
+                method,
+                timeout: Duration::from_millis(millis.saturating_mul(unit)),
+            })
+        })
         .collect()
 }
 
@@ -215,6 +276,32 @@ mod tests {
         assert_eq!(parsed[0].urls, ["http://a:1", "http://b:2"]);
         assert_eq!(parsed[0].descriptor_set, PathBuf::from("/tmp/echo.bin"));
         assert_eq!(parsed[1].urls, ["http://c:3"]);
+    }
+
+    #[test]
+    fn route_timeouts_take_seconds_milliseconds_and_either_separator() {
+        let parsed = parse_route_timeouts(
+            "sagaway.order.v1.OrderService.CreateOrder=3s, /demo.echo.v1.EchoService/Slow=250ms,a.B=40",
+        )
+        .expect("parses");
+        let pairs: Vec<(&str, u128)> = parsed
+            .iter()
+            .map(|t| (t.method.as_str(), t.timeout.as_millis()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("sagaway.order.v1.OrderService.CreateOrder", 3000),
+                ("demo.echo.v1.EchoService.Slow", 250),
+                ("a.B", 40),
+            ]
+        );
+        for bad in ["CreateOrder=3s", "a.B=soon", "a.B=0ms", "a.B"] {
+            assert!(parse_route_timeouts(bad).is_err(), "{bad}");
+        }
+        let env = Env::from_pairs([(ROUTE_TIMEOUTS, "a.B=never")]);
+        let err = Config::from_env(&env).expect_err("refused");
+        assert!(err.to_string().contains(ROUTE_TIMEOUTS), "{err}");
     }
 
     #[test]

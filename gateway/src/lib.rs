@@ -48,7 +48,7 @@ use sagaway_platform::identity::Identity;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-pub use config::{AuthConfig, Config, ExtraBackend, Protection};
+pub use config::{AuthConfig, Config, ExtraBackend, Protection, RouteTimeout};
 
 use crate::auth::Auth;
 use crate::auth::guard::{self, Guard};
@@ -261,6 +261,9 @@ fn build_routes(config: &Config) -> anyhow::Result<RouteTable> {
                 .with_context(context)?;
         }
     }
+    table
+        .set_deadlines(&config.route_timeouts)
+        .map_err(|reason| anyhow::anyhow!("{}: {reason}", config::ROUTE_TIMEOUTS))?;
     Ok(table)
 }
 
@@ -317,6 +320,26 @@ mod tests {
                 "POST /v1/users/{user_id}/balance:topUp -> sagaway.user.v1.UserService/TopUpBalance",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn route_deadlines_apply_to_every_binding_of_their_method_and_typos_are_refused() {
+        let env = Env::from_pairs([(
+            config::ROUTE_TIMEOUTS,
+            "sagaway.order.v1.OrderService.CreateOrder=3s",
+        )]);
+        let table = build_routes(&Config::from_env(&env).expect("config")).expect("routes");
+        for route in table.routes() {
+            let expected =
+                (route.rpc.name() == "CreateOrder").then_some(std::time::Duration::from_secs(3));
+            assert_eq!(route.deadline, expected, "{}", route.rpc.full_name());
+        }
+        let env = Env::from_pairs([(
+            config::ROUTE_TIMEOUTS,
+            "sagaway.order.v1.OrderService.CreateOrdr=3s",
+        )]);
+        let err = build_routes(&Config::from_env(&env).expect("config")).expect_err("typo");
+        assert!(err.to_string().contains("CreateOrdr"), "{err}");
     }
 
     #[tokio::test]

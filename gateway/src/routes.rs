@@ -2,11 +2,13 @@
 //! the backends' descriptor sets (including `additional_bindings`); no handler is written per RPC.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::Method;
 use prost_reflect::{DynamicMessage, MethodDescriptor, ServiceDescriptor, Value};
 
 use crate::client::Backend;
+use crate::config::RouteTimeout;
 use crate::template::{Bindings, PathTemplate, TemplateError};
 
 /// One HTTP binding of one RPC.
@@ -24,6 +26,9 @@ pub struct Route {
     pub response_body: Option<String>,
     /// Where the call goes.
     pub backend: Arc<Backend>,
+    /// The method's own deadline (`SAGAWAY_GATEWAY_ROUTE_TIMEOUTS`), replacing the gateway-wide
+    /// one; a client may lower it, never raise it.
+    pub deadline: Option<Duration>,
 }
 
 impl Route {
@@ -155,6 +160,7 @@ impl RouteTable {
             body: text("body"),
             response_body: text("response_body"),
             backend: Arc::clone(backend),
+            deadline: None,
         });
         Ok(())
     }
@@ -184,6 +190,27 @@ impl RouteTable {
         } else {
             Lookup::WrongMethod(allowed)
         }
+    }
+
+    /// Gives every route of each listed method that method's deadline. A method no route calls
+    /// is an error naming it: a misspelt name would otherwise leave the default silently.
+    pub fn set_deadlines(&mut self, timeouts: &[RouteTimeout]) -> Result<(), String> {
+        for timeout in timeouts {
+            let mut found = false;
+            for route in &mut self.routes {
+                if route.rpc.full_name() == timeout.method {
+                    route.deadline = Some(timeout.timeout);
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(format!(
+                    "{} has no HTTP route (a full method name, package.Service.Method)",
+                    timeout.method
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every backend some route calls, once each.

@@ -1,5 +1,9 @@
 //! The one handler behind every annotated route: HTTP request → request message (body, path
 //! variables, query parameters) → gRPC call with deadline and metadata → proto3 JSON answer.
+//!
+//! The deadline is the route's own (`SAGAWAY_GATEWAY_ROUTE_TIMEOUTS`) or the gateway-wide one,
+//! lowered by a client's `X-Request-Timeout-Ms`, and travels to the backend as `grpc-timeout`
+//! (what remains of it on a retry). Past it the client gets 504 DEADLINE_EXCEEDED.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +36,8 @@ pub const REQUEST_TIMEOUT: &str = "x-request-timeout-ms";
 pub struct Transcoder {
     /// The route table.
     pub routes: RouteTable,
-    /// Deadline of each backend call unless the client asks for less.
+    /// Deadline of each backend call whose route has none of its own, unless the client asks
+    /// for less.
     pub timeout: Duration,
     /// Attempts for a GET whose backend is UNAVAILABLE (other methods are tried once).
     pub get_attempts: u32,
@@ -54,7 +59,7 @@ impl Transcoder {
             Lookup::WrongMethod(allowed) => return Err(GatewayError::MethodNotAllowed(allowed)),
             Lookup::NotFound => return Err(GatewayError::no_route()),
         };
-        let deadline = self.deadline(&parts.headers)?;
+        let deadline = self.deadline(route, &parts.headers)?;
         // Already read and limited by `protect::limit`; this only takes the buffered bytes.
         let body = axum::body::to_bytes(body, usize::MAX)
             .await
@@ -72,9 +77,12 @@ impl Transcoder {
         Ok(Json(reply_json(&reply, route.response_body.as_deref())?).into_response())
     }
 
-    fn deadline(&self, headers: &HeaderMap) -> Result<Duration, GatewayError> {
+    /// The route's own deadline, else the gateway's; `X-Request-Timeout-Ms` may only lower it.
+    /// The backend receives what remains of it as `grpc-timeout`.
+    fn deadline(&self, route: &Route, headers: &HeaderMap) -> Result<Duration, GatewayError> {
+        let allowed = route.deadline.unwrap_or(self.timeout);
         let Some(asked) = headers.get(REQUEST_TIMEOUT) else {
-            return Ok(self.timeout);
+            return Ok(allowed);
         };
         let millis: u64 = asked
             .to_str()
@@ -83,7 +91,7 @@ impl Transcoder {
             .ok_or_else(|| {
                 GatewayError::bad_request("X-Request-Timeout-Ms must be milliseconds")
             })?;
-        Ok(self.timeout.min(Duration::from_millis(millis)))
+        Ok(allowed.min(Duration::from_millis(millis)))
     }
 
     /// Calls the route's backend; GETs are retried on UNAVAILABLE within the deadline.

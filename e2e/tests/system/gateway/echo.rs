@@ -42,7 +42,7 @@ service EchoService {
   rpc Fail(FailRequest) returns (FailReply) {
     option (google.api.http) = {delete: "/v1/failures/{code}"};
   }
-  // Answers after `millis`.
+  // Answers after `millis`, with the `grpc-timeout` the call came with.
   rpc Slow(SlowRequest) returns (SlowReply) {
     option (google.api.http) = {get: "/v1/slow"};
   }
@@ -73,7 +73,7 @@ message PinNoteReply { Note note = 1; string pinned_by = 2; }
 message FailRequest { int32 code = 1; }
 message FailReply {}
 message SlowRequest { int64 millis = 1; }
-message SlowReply {}
+message SlowReply { string grpc_timeout = 1; }
 "#;
 
 /// Compiles the echo proto (with the repository's `google/api` imports) into a descriptor set
@@ -179,10 +179,11 @@ async fn answer(
             .unwrap_or_default()
             .to_owned()
     };
-    let (request_id, trace, user) = (
+    let (request_id, trace, user, grpc_timeout) = (
         metadata("x-request-id"),
         metadata("traceparent"),
         metadata("x-sagaway-user-id"),
+        metadata("grpc-timeout"),
     );
     let input = DynamicMessage::decode(rpc.input(), request.into_inner())
         .map_err(|err| Status::invalid_argument(err.to_string()))?;
@@ -227,6 +228,7 @@ async fn answer(
         _ => {
             let millis = field("millis").and_then(|v| v.as_i64()).unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(millis.unsigned_abs())).await;
+            reply.set_field_by_name("grpc_timeout", Value::String(grpc_timeout));
         }
     }
     Ok(tonic::Response::new(Bytes::from(reply.encode_to_vec())))

@@ -20,9 +20,14 @@ struct EchoSystem {
 
 impl EchoSystem {
     async fn start(identity: Option<Identity>) -> Self {
+        Self::with_route_timeouts(identity, "").await
+    }
+
+    /// The echo service behind a gateway with `SAGAWAY_GATEWAY_ROUTE_TIMEOUTS` set to `timeouts`.
+    async fn with_route_timeouts(identity: Option<Identity>, timeouts: &str) -> Self {
         let (descriptor_set, pool) = echo::descriptor_set();
         let echo = echo::spawn(pool).await;
-        Self::in_front_of(echo, &descriptor_set, "", identity).await
+        Self::in_front_of(echo, &descriptor_set, "", timeouts, identity).await
     }
 
     /// A gateway whose echo backend lists `extra_urls` before the live address.
@@ -30,6 +35,7 @@ impl EchoSystem {
         echo: Running,
         descriptor_set: &std::path::Path,
         extra_urls: &str,
+        route_timeouts: &str,
         identity: Option<Identity>,
     ) -> Self {
         let value = format!(
@@ -37,12 +43,20 @@ impl EchoSystem {
             echo.grpc_url(),
             descriptor_set.display()
         );
-        let env = Env::from_pairs([("SAGAWAY_GATEWAY_EXTRA_BACKENDS", value.as_str())]);
-        let extra = sagaway_gateway::Config::from_env(&env)
-            .expect("extra backends parse")
-            .extra_backends;
-        let gateway =
-            spawn_gateway_with(move |config| config.extra_backends = extra, identity).await;
+        let env = Env::from_pairs([
+            ("SAGAWAY_GATEWAY_EXTRA_BACKENDS", value.as_str()),
+            ("SAGAWAY_GATEWAY_ROUTE_TIMEOUTS", route_timeouts),
+        ]);
+        let parsed = sagaway_gateway::Config::from_env(&env).expect("extra backends parse");
+        let (extra, timeouts) = (parsed.extra_backends, parsed.route_timeouts);
+        let gateway = spawn_gateway_with(
+            move |config| {
+                config.extra_backends = extra;
+                config.route_timeouts = timeouts;
+            },
+            identity,
+        )
+        .await;
         let base = format!("http://{}", gateway.addr);
         Self {
             echo,
@@ -248,6 +262,7 @@ async fn gets_are_retried_on_the_next_address_when_one_is_down() {
         echo,
         &descriptor_set,
         "http://127.0.0.1:1,",
+        "",
         Some(customer()),
     )
     .await;
@@ -263,4 +278,90 @@ async fn gets_are_retried_on_the_next_address_when_one_is_down() {
         "POSTs are not retried: {statuses:?}"
     );
     system.stop().await;
+}
+
+/// Milliseconds in a `grpc-timeout` value (`{digits}{H|M|S|m|u|n}`).
+fn grpc_timeout_millis(value: &serde_json::Value) -> f64 {
+    let text = value.as_str().unwrap_or_default();
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let amount: f64 = digits
+        .parse()
+        .unwrap_or_else(|_| panic!("grpc-timeout {text:?}"));
+    let per_milli = match unit {
+        "H" => 3_600_000.0,
+        "M" => 60_000.0,
+        "S" => 1000.0,
+        "m" => 1.0,
+        "u" => 1e-3,
+        "n" => 1e-6,
+        _ => panic!("grpc-timeout unit in {text:?}"),
+    };
+    amount * per_milli
+}
+
+#[tokio::test]
+async fn a_route_deadline_reaches_the_backend_as_grpc_timeout_and_answers_504_past_it() {
+    // The gateway-wide deadline stays 5 s; only Slow gets 400 ms.
+    let system =
+        EchoSystem::with_route_timeouts(Some(customer()), "demo.echo.v1.EchoService.Slow=400ms")
+            .await;
+    let slow = |millis: u64, headers: &'static [(&'static str, &'static str)]| {
+        let url = format!("{}/v1/slow?millis={millis}", system.base);
+        async move { send(Method::GET, &url, None, headers).await }
+    };
+
+    let quick = slow(0, &[]).await;
+    assert_eq!(quick.status, 200, "{}", quick.body);
+    let seen = grpc_timeout_millis(&quick.body["grpcTimeout"]);
+    assert!(
+        (300.0..=400.0).contains(&seen),
+        "the backend saw the route's deadline: {seen} ms"
+    );
+
+    let raised = slow(0, &[("x-request-timeout-ms", "60000")]).await;
+    let seen = grpc_timeout_millis(&raised.body["grpcTimeout"]);
+    assert!(seen <= 400.0, "a client cannot raise it: {seen} ms");
+    let lowered = slow(0, &[("x-request-timeout-ms", "150")]).await;
+    let seen = grpc_timeout_millis(&lowered.body["grpcTimeout"]);
+    assert!(seen <= 150.0, "a client can lower it: {seen} ms");
+
+    let started = Instant::now();
+    let late = slow(3000, &[]).await;
+    assert_eq!(
+        (late.status, &late.body["code"]),
+        (504, &json!(4)),
+        "{}",
+        late.body
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "answered at the route's deadline, not the gateway's: {:?}",
+        started.elapsed()
+    );
+
+    let other = get(&format!("{}/v1/echo/x", system.base)).await;
+    assert_eq!(other.status, 200, "other routes keep the default");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_route_deadline_for_a_method_nobody_routes_stops_the_gateway_at_start() {
+    let (descriptor_set, _) = echo::descriptor_set();
+    let value = format!("echo=http://127.0.0.1:1@{}", descriptor_set.display());
+    let env = Env::from_pairs([
+        ("SAGAWAY_GATEWAY_EXTRA_BACKENDS", value.as_str()),
+        (
+            "SAGAWAY_GATEWAY_ROUTE_TIMEOUTS",
+            "demo.echo.v1.EchoService.Slowly=1s",
+        ),
+        ("SAGAWAY_HTTP_ADDR", "127.0.0.1:0"),
+    ]);
+    let config = sagaway_gateway::Config::from_env(&env).expect("parses");
+    let err = sagaway_gateway::Application::build(config)
+        .await
+        .expect_err("a misspelt method is refused");
+    assert!(
+        format!("{err:#}").contains("SAGAWAY_GATEWAY_ROUTE_TIMEOUTS"),
+        "{err:#}"
+    );
 }
