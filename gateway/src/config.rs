@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use sagaway_platform::config::{ConfigError, Env, Secret};
 
+use crate::auth::keys::JwtAlgorithm;
+
 /// Variable naming extra backends: `name=URL[,URL]@/path/to/descriptor_set.bin;...`.
 pub const EXTRA_BACKENDS: &str = "SAGAWAY_GATEWAY_EXTRA_BACKENDS";
 
@@ -89,11 +91,18 @@ impl Protection {
 /// Access tokens, their keys and the sessions they are bound to.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
-    /// `SAGAWAY_JWT_SIGNING_KEY` (none: a key is generated at start-up and tokens do not survive
-    /// a restart): an Ed25519 private key, PKCS#8 PEM. Secret.
+    /// `SAGAWAY_JWT_ALGORITHM` (`EdDSA`): how access tokens are signed, `EdDSA` or `RS256`.
+    pub algorithm: JwtAlgorithm,
+    /// `SAGAWAY_JWT_ALLOWED_ALGORITHMS` (empty: only `algorithm`): the `alg` values a presented
+    /// token may carry, comma-separated; only `EdDSA` and `RS256` can be named.
+    pub allowed_algorithms: Vec<JwtAlgorithm>,
+    /// `SAGAWAY_JWT_SIGNING_KEY` (none: with `EdDSA`, a key is generated at start-up and tokens
+    /// do not survive a restart; `RS256` requires one): a PKCS#8 PEM private key, Ed25519 or RSA
+    /// (2048 to 8192 bits) to match `algorithm`. Secret.
     pub signing_key: Option<Secret>,
-    /// `SAGAWAY_JWT_PREVIOUS_PUBLIC_KEY` (none): the Ed25519 public key (SPKI PEM) of the key
-    /// being rotated out; tokens it signed keep verifying until they expire.
+    /// `SAGAWAY_JWT_PREVIOUS_PUBLIC_KEY` (none): the public key (SPKI PEM, Ed25519 or RSA) of the
+    /// key being rotated out; tokens it signed keep verifying until they expire, provided its
+    /// algorithm is allowed.
     pub previous_public_key: Option<String>,
     /// `SAGAWAY_JWT_TTL_SECS` (300): lifetime of an access token.
     pub token_ttl: Duration,
@@ -116,7 +125,18 @@ impl AuthConfig {
         };
         let key = env.secret("SAGAWAY_JWT_SIGNING_KEY", "");
         let previous = env.string("SAGAWAY_JWT_PREVIOUS_PUBLIC_KEY", "");
+        let allowed = env.string("SAGAWAY_JWT_ALLOWED_ALGORITHMS", "");
         Ok(Self {
+            algorithm: env.parse("SAGAWAY_JWT_ALGORITHM", JwtAlgorithm::EdDSA)?,
+            allowed_algorithms: urls(&allowed)
+                .iter()
+                .map(|name| name.parse())
+                .collect::<Result<_, String>>()
+                .map_err(|reason| ConfigError {
+                    name: "SAGAWAY_JWT_ALLOWED_ALGORITHMS".to_owned(),
+                    value: allowed.clone(),
+                    reason,
+                })?,
             signing_key: (!key.expose().trim().is_empty()).then_some(key),
             previous_public_key: (!previous.trim().is_empty()).then_some(previous),
             token_ttl: secs("SAGAWAY_JWT_TTL_SECS", 300)?,

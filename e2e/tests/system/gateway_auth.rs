@@ -1,11 +1,13 @@
 //! Authentication through the gateway, against real Redis and the real user and product
 //! services: register, login, refresh with reuse detection, logout, the JWT attack table, the
-//! role rules and the JWK Set. Forged tokens are built here from base64 and ring.
+//! role rules and the JWK Set, with EdDSA and with RS256 signing. Forged tokens are built here
+//! from base64 and ring.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::Method;
-use ring::signature::{Ed25519KeyPair, KeyPair as _};
+use ring::signature::{Ed25519KeyPair, KeyPair as _, RsaKeyPair};
+use sagaway_gateway::auth::keys::JwtAlgorithm;
 use sagaway_platform::config::Secret;
 use serde_json::{Value, json};
 
@@ -17,13 +19,59 @@ mod protection;
 const ADMIN_EMAIL: &str = "root@sagaway.test";
 const ADMIN_PASSWORD: &str = "admin-password";
 
+/// A 2048-bit RSA key made for the tests only, shared with the gateway's unit tests.
+const TEST_RSA_KEY: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../gateway/src/auth/testdata/rs256-test-key.pem"
+));
+
+/// The gateway's signing key, as the tests know it (to forge tokens with it).
+enum Signer {
+    Ed(Ed25519KeyPair),
+    Rsa(RsaKeyPair),
+}
+
+impl Signer {
+    fn alg(&self) -> &'static str {
+        match self {
+            Self::Ed(_) => "EdDSA",
+            Self::Rsa(_) => "RS256",
+        }
+    }
+
+    fn sign(&self, input: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Ed(key) => key.sign(input).as_ref().to_vec(),
+            Self::Rsa(key) => {
+                let mut signature = vec![0; key.public().modulus_len()];
+                key.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &ring::rand::SystemRandom::new(),
+                    input,
+                    &mut signature,
+                )
+                .expect("signs");
+                signature
+            }
+        }
+    }
+
+    /// The public key's bytes (what an attacker would key an HMAC with).
+    fn public(&self) -> Vec<u8> {
+        match self {
+            Self::Ed(key) => key.public_key().as_ref().to_vec(),
+            Self::Rsa(key) => key.public().as_ref().to_vec(),
+        }
+    }
+}
+
 /// The user and product services behind a gateway whose signing key the test knows.
 struct System {
     user: Running,
     product: Running,
     gateway: Running,
     base: String,
-    key: Ed25519KeyPair,
+    signer: Signer,
     kid: String,
 }
 
@@ -47,37 +95,61 @@ struct Login {
 
 impl System {
     async fn start() -> Self {
+        Self::start_signing_with(JwtAlgorithm::EdDSA).await
+    }
+
+    /// A system whose gateway signs with `algorithm` and allows only it.
+    async fn start_signing_with(algorithm: JwtAlgorithm) -> Self {
         let admin = sagaway_user::AdminAccount {
             email: sagaway_user::domain::Email::parse(ADMIN_EMAIL).expect("email"),
             password: sagaway_user::domain::Password::parse(ADMIN_PASSWORD).expect("password"),
         };
         let user = spawn_user_service(&fresh_database().await, Some(admin)).await;
         let product = spawn_product_service(&fresh_database().await, false).await;
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-            .expect("key generates");
-        let pem = format!(
-            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-            STANDARD.encode(pkcs8.as_ref())
-        );
+        let (pem, signer) = match algorithm {
+            JwtAlgorithm::EdDSA => {
+                let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                    .expect("key generates");
+                let pem = format!(
+                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                    STANDARD.encode(pkcs8.as_ref())
+                );
+                let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key parses");
+                (pem, Signer::Ed(key))
+            }
+            JwtAlgorithm::RS256 => {
+                let der = sagaway_gateway::auth::keys::pem_body(TEST_RSA_KEY, "PRIVATE KEY")
+                    .expect("PEM");
+                let key = RsaKeyPair::from_pkcs8(&der).expect("RSA key parses");
+                (TEST_RSA_KEY.to_owned(), Signer::Rsa(key))
+            }
+        };
         let (user_url, product_url) = (user.grpc_url(), product.grpc_url());
         let gateway = crate::helpers::spawn_gateway_with(
             move |config| {
                 config.user_url = user_url;
                 config.product_url = product_url;
                 config.auth.signing_key = Some(Secret::new(pem));
+                config.auth.algorithm = algorithm;
             },
             None,
         )
         .await;
-        let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key parses");
-        let kid = sagaway_gateway::auth::keys::thumbprint(key.public_key().as_ref());
+        let kid = match &signer {
+            Signer::Ed(key) => sagaway_gateway::auth::keys::thumbprint(key.public_key().as_ref()),
+            Signer::Rsa(key) => {
+                sagaway_gateway::auth::keys::PublicKey::from_pkcs1_rsa(key.public().as_ref())
+                    .expect("RSA public key")
+                    .thumbprint()
+            }
+        };
         let base = format!("http://{}", gateway.addr);
         Self {
             user,
             product,
             gateway,
             base,
-            key,
+            signer,
             kid,
         }
     }
@@ -204,7 +276,7 @@ async fn the_jwks_lists_the_signing_key_under_its_kid() {
         .await;
     assert_eq!(jwks.status, 200);
     let key = &jwks.body["keys"][0];
-    let x = URL_SAFE_NO_PAD.encode(system.key.public_key().as_ref());
+    let x = URL_SAFE_NO_PAD.encode(system.signer.public());
     assert_eq!(
         (
             &key["kid"],
@@ -283,5 +355,74 @@ async fn bad_credentials_are_401_and_bad_registrations_keep_their_field_violatio
         (garbage.status, garbage.message()),
         (401, "invalid refresh token")
     );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn an_rs256_gateway_publishes_an_rsa_jwk_and_accepts_only_rs256_tokens() {
+    let system = System::start_signing_with(JwtAlgorithm::RS256).await;
+    let jwks = system
+        .send(Method::GET, "/.well-known/jwks.json", None, None)
+        .await;
+    let key = &jwks.body["keys"][0];
+    assert_eq!(
+        (
+            &key["kty"],
+            &key["alg"],
+            &key["use"],
+            &key["kid"],
+            &key["e"]
+        ),
+        (
+            &json!("RSA"),
+            &json!("RS256"),
+            &json!("sig"),
+            &json!(system.kid),
+            &json!("AQAB")
+        ),
+        "{}",
+        jwks.body
+    );
+    let n = URL_SAFE_NO_PAD
+        .decode(key["n"].as_str().expect("n"))
+        .expect("base64url");
+    assert_eq!(n.len(), 256, "a 2048-bit modulus");
+
+    let login = system.customer().await;
+    let header = token_header(&login.access);
+    assert_eq!(
+        (&header["alg"], &header["kid"]),
+        (&json!("RS256"), &json!(system.kid))
+    );
+    let me = system.me(&login.access).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let refreshed = system.refresh(&login.refresh).await;
+    let access = refreshed.body["access_token"].as_str().expect("token");
+    assert_eq!(system.me(access).await.status, 200, "refreshed tokens too");
+
+    // The same claims signed EdDSA by a key of its own, under its own kid or the gateway's.
+    let ed = Ed25519KeyPair::from_pkcs8(
+        Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+            .expect("key")
+            .as_ref(),
+    )
+    .expect("key");
+    let ed_kid = sagaway_gateway::auth::keys::thumbprint(ed.public_key().as_ref());
+    let claims = URL_SAFE_NO_PAD.encode(claims_of(&login.access).to_string());
+    for kid in [ed_kid.as_str(), system.kid.as_str()] {
+        let header = URL_SAFE_NO_PAD.encode(json!({ "alg": "EdDSA", "kid": kid }).to_string());
+        let input = format!("{header}.{claims}");
+        let token = format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(ed.sign(input.as_bytes()))
+        );
+        let refused = system.me(&token).await;
+        assert_eq!(
+            (refused.status, refused.message()),
+            (401, "alg not allowed"),
+            "{}",
+            refused.body
+        );
+    }
     system.stop().await;
 }

@@ -1,8 +1,10 @@
-//! Access tokens: short-lived EdDSA JWTs carrying the user, their roles and their session.
+//! Access tokens: short-lived JWTs (EdDSA, or RS256 by configuration) carrying the user, their
+//! roles and their session.
 //!
 //! Verification reads the header first so that a token is refused for the right reason: only
-//! the algorithms in [`ALLOWED_ALGORITHMS`] are accepted (never `none`, never an HMAC keyed
-//! with a public key), the `kid` must name a configured key, then jsonwebtoken checks the
+//! the algorithms of the configured allow-list are accepted (`EdDSA` and `RS256` are the only
+//! ones that can be listed: never `none`, never an HMAC keyed with a public key), the `kid` must
+//! name a configured key whose algorithm is the token's `alg`, then jsonwebtoken checks the
 //! signature, `exp`, `nbf`, `iss` and `aud` with the configured leeway, and `iat` is checked
 //! here (jsonwebtoken does not).
 
@@ -11,15 +13,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Header, Validation};
 use sagaway_platform::identity::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::keys::KeySet;
 use crate::config::AuthConfig;
-
-/// The only `alg` values a token may carry.
-pub const ALLOWED_ALGORITHMS: [&str; 1] = ["EdDSA"];
 
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,7 +127,7 @@ impl Tokens {
             nbf: now,
             exp: now + self.ttl.as_secs(),
         };
-        let mut header = Header::new(Algorithm::EdDSA);
+        let mut header = Header::new(self.keys.signing_algorithm.jwt());
         header.kid = Some(self.keys.signing_kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.keys.signing).map_err(|err| {
             tracing::error!(error = %err, "signing an access token");
@@ -145,14 +144,19 @@ impl Tokens {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or(TokenError::Malformed)?;
         let alg = header["alg"].as_str().unwrap_or("none");
-        if !ALLOWED_ALGORITHMS.contains(&alg) {
+        if !self.keys.allows(alg) {
             return Err(TokenError::AlgNotAllowed);
         }
         let key = header["kid"]
             .as_str()
             .and_then(|kid| self.keys.find(kid))
             .ok_or(TokenError::UnknownKid)?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
+        // A key verifies one algorithm: an RS256 header on an Ed25519 `kid` is not a mix-up
+        // to be helpful about.
+        if key.algorithm().as_str() != alg {
+            return Err(TokenError::AlgNotAllowed);
+        }
+        let mut validation = Validation::new(key.algorithm().jwt());
         validation.leeway = self.leeway.as_secs();
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
@@ -210,6 +214,47 @@ mod tests {
         assert_eq!((claims.sub.as_str(), claims.sid.as_str()), ("u-1", "s-1"));
         assert_eq!(claims.roles, ["customer", "admin"]);
         assert_eq!(claims.exp - claims.iat, 300);
+    }
+
+    fn rs256_tokens(allowed: &str) -> Tokens {
+        let env = Env::from_pairs([
+            ("SAGAWAY_JWT_ALGORITHM", "RS256"),
+            ("SAGAWAY_JWT_SIGNING_KEY", crate::auth::keys::TEST_RSA_KEY),
+            ("SAGAWAY_JWT_ALLOWED_ALGORITHMS", allowed),
+        ]);
+        let config = AuthConfig::from_env(&env).expect("config");
+        Tokens::new(KeySet::load(&config).expect("keys"), &config)
+    }
+
+    #[test]
+    fn an_rs256_gateway_issues_tokens_that_verify_and_refuses_eddsa_ones() {
+        let tokens = rs256_tokens("");
+        let token = tokens
+            .issue("u-1", &[Role::Customer], "s-1")
+            .expect("signs");
+        let header: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().expect("header"))
+                .expect("base64"),
+        )
+        .expect("json");
+        assert_eq!(header["alg"], "RS256");
+        assert_eq!(header["kid"], tokens.keys().signing_kid.as_str());
+        assert_eq!(tokens.verify(&token).expect("verifies").sub, "u-1");
+
+        let eddsa = super::tests::tokens()
+            .issue("u-1", &[], "s-1")
+            .expect("signs");
+        assert_eq!(tokens.verify(&eddsa), Err(TokenError::AlgNotAllowed));
+        // Even with EdDSA allowed, an EdDSA header naming the RSA key's kid is refused.
+        let both = rs256_tokens("RS256,EdDSA");
+        let kid = both.keys().signing_kid.clone();
+        let mut parts: Vec<String> = eddsa.split('.').map(str::to_owned).collect();
+        parts[0] = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#));
+        assert_eq!(
+            both.verify(&parts.join(".")),
+            Err(TokenError::AlgNotAllowed)
+        );
     }
 
     #[test]

@@ -4,18 +4,29 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
-use ring::signature::{Ed25519KeyPair, KeyPair as _};
+use ring::signature::Ed25519KeyPair;
+use sagaway_gateway::auth::keys::JwtAlgorithm;
 use serde_json::{Value, json};
 
-use super::{System, claims_of};
+use super::{Signer, System, claims_of};
 fn encode(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
 }
 
-/// A token with `header` and `claims`, signed with `key` (EdDSA) or left unsigned.
-fn forge(header: &Value, claims: &Value, key: Option<&Ed25519KeyPair>) -> String {
+/// A token with `header` and `claims`, signed with `key` or left unsigned.
+fn forge(header: &Value, claims: &Value, key: Option<&Signer>) -> String {
     let input = format!("{}.{}", encode(header), encode(claims));
-    let signature = key.map_or_else(Vec::new, |key| key.sign(input.as_bytes()).as_ref().to_vec());
+    let signature = key.map_or_else(Vec::new, |key| key.sign(input.as_bytes()));
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// The token signed by `signer`, with one bit of the signature flipped.
+fn tampered(header: &Value, claims: &Value, signer: &Signer) -> String {
+    let input = format!("{}.{}", encode(header), encode(claims));
+    let mut signature = signer.sign(input.as_bytes());
+    if let Some(last) = signature.last_mut() {
+        *last ^= 1;
+    }
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
@@ -76,7 +87,17 @@ async fn logout_revokes_the_session_on_the_very_next_request() {
 
 #[tokio::test]
 async fn every_forged_or_stale_token_is_refused_with_its_reason() {
-    let system = System::start().await;
+    attack_table(JwtAlgorithm::EdDSA).await;
+}
+
+#[tokio::test]
+async fn every_forged_or_stale_token_is_refused_by_an_rs256_gateway_too() {
+    attack_table(JwtAlgorithm::RS256).await;
+}
+
+/// Every attack against a gateway signing with `algorithm`, each answered 401 with its reason.
+async fn attack_table(algorithm: JwtAlgorithm) {
+    let system = System::start_signing_with(algorithm).await;
     let live = system.customer().await;
     let revoked = system.customer().await;
     system
@@ -91,22 +112,26 @@ async fn every_forged_or_stale_token_is_refused_with_its_reason() {
         }
         claims
     };
-    let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": system.kid });
-    let signed = |claims: &Value| forge(&header, claims, Some(&system.key));
+    let alg = system.signer.alg();
+    let header = json!({ "alg": alg, "typ": "JWT", "kid": system.kid });
+    let signed = |claims: &Value| forge(&header, claims, Some(&system.signer));
     let hs256 = {
         let header = json!({ "alg": "HS256", "typ": "JWT", "kid": system.kid });
         let input = format!("{}.{}", encode(&header), encode(&valid));
-        let public =
-            ring::hmac::Key::new(ring::hmac::HMAC_SHA256, system.key.public_key().as_ref());
+        let public = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &system.signer.public());
         let tag = ring::hmac::sign(&public, input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     };
-    let stranger = Ed25519KeyPair::from_pkcs8(
-        Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-            .expect("key")
-            .as_ref(),
-    )
-    .expect("key");
+    let stranger = Signer::Ed(
+        Ed25519KeyPair::from_pkcs8(
+            Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .expect("key")
+                .as_ref(),
+        )
+        .expect("key"),
+    );
+    // "signed by another key" puts a stranger's Ed25519 signature under the gateway's own
+    // header and kid, whatever the gateway's algorithm.
     let table = [
         (
             "alg none",
@@ -137,16 +162,31 @@ async fn every_forged_or_stale_token_is_refused_with_its_reason() {
             "wrong audience",
         ),
         (
-            "bad signature",
+            "signed by another key",
             forge(&header, &valid, Some(&stranger)),
+            "bad signature",
+        ),
+        (
+            "tampered signature",
+            tampered(&header, &valid, &system.signer),
+            "bad signature",
+        ),
+        (
+            "tampered claims",
+            {
+                let token = signed(&valid);
+                let parts: Vec<&str> = token.split('.').collect();
+                let admin = with(json!({ "roles": ["customer", "admin"] }));
+                format!("{}.{}.{}", parts[0], encode(&admin), parts[2])
+            },
             "bad signature",
         ),
         (
             "unknown kid",
             forge(
-                &json!({ "alg": "EdDSA", "kid": "nope" }),
+                &json!({ "alg": alg, "kid": "nope" }),
                 &valid,
-                Some(&system.key),
+                Some(&system.signer),
             ),
             "unknown kid",
         ),
