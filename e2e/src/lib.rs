@@ -5,6 +5,10 @@
 //! - `src/bin/sagaway-loadgen.rs`: a closed-loop HTTP load generator (fixed concurrency,
 //!   latency percentiles, optional unique body per request) used by `scripts/bench-*.sh`.
 //! - `src/bin/hello-axum.rs`: the axum hello-world the benchmarks use as their ceiling.
+//! - [`saga`]: the saga workload and the invariant checker, run by `src/bin/sagaway-saga.rs`
+//!   (`scripts/drill.sh`, `scripts/bench-saga.sh`) and by the randomized workload test.
+
+pub mod saga;
 
 /// The `p`th percentile (0-100) of sorted latencies in microseconds, in milliseconds
 /// (nearest rank); 0 when there are none.

@@ -632,6 +632,16 @@ pub(crate) async fn spawn_user_service_with(
 ) -> Running {
     let mut service = service_config(sagaway_user::SERVICE_NAME, database_url);
     service.schema_registry_url = registry_url.to_owned();
+    start_user_service(service, admin, saga).await
+}
+
+/// Starts the user service with `service` settings (its database, broker and registry) and
+/// the saga settings `saga`; the outbox polls every 200 ms.
+pub(crate) async fn start_user_service(
+    service: ServiceConfig,
+    admin: Option<sagaway_user::AdminAccount>,
+    saga: sagaway_user::saga::SagaConfig,
+) -> Running {
     let config = sagaway_user::Config {
         service,
         currency: Default::default(),
@@ -676,6 +686,16 @@ pub(crate) async fn spawn_product_service_with(
 ) -> Running {
     let mut service = service_config(sagaway_product::SERVICE_NAME, database_url);
     service.schema_registry_url = registry_url.to_owned();
+    start_product_service(service, seed_demo_catalog, saga).await
+}
+
+/// Starts the product service with `service` settings (its database, broker and registry)
+/// and the saga settings `saga`; the outbox polls every 200 ms.
+pub(crate) async fn start_product_service(
+    service: ServiceConfig,
+    seed_demo_catalog: bool,
+    saga: sagaway_product::saga::SagaConfig,
+) -> Running {
     let config = sagaway_product::Config {
         service,
         currency: Default::default(),
@@ -759,6 +779,17 @@ pub(crate) async fn spawn_order_service_with(
 ) -> Running {
     let mut service = service_config(sagaway_order::SERVICE_NAME, database_url);
     service.schema_registry_url = registry_url.to_owned();
+    start_order_service(service, product_url, saga).await
+}
+
+/// Starts the order service with `service` settings (its database, broker and registry),
+/// asking the product service at `product_url`, with the saga settings `saga`; the outbox
+/// polls every 200 ms.
+pub(crate) async fn start_order_service(
+    service: ServiceConfig,
+    product_url: &str,
+    saga: sagaway_order::saga::SagaConfig,
+) -> Running {
     let config = sagaway_order::Config {
         service,
         product_url: product_url.to_owned(),

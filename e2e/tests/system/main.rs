@@ -18,4 +18,5 @@ mod registry;
 mod saga_order;
 mod saga_product;
 mod saga_user;
+mod saga_workload;
 mod user;

@@ -27,6 +27,7 @@ use sagaway_contracts::pb::product::{
 use sagaway_contracts::registry::RegistryClient;
 use sagaway_contracts::topics;
 use sagaway_order::saga::SagaConfig;
+use sagaway_platform::inbox::dlq_headers;
 use sagaway_platform::kafka::KafkaConfig;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -589,5 +590,73 @@ async fn events_after_a_terminal_state_change_nothing() {
     assert_eq!(saga.status(order.id).await.0, "REJECTED");
     assert_eq!(saga.events_written(order.id).await, 1);
     assert_eq!(saga.pricing(order.id).await.0, None);
+    saga.finish().await;
+}
+
+#[tokio::test]
+async fn an_event_about_an_unknown_order_is_retried_then_dead_lettered() {
+    let saga = Saga::start().await;
+    let dlq = format!("{}{}", saga.saga.stock_events_topic, topics::DLQ_SUFFIX);
+    let stranger = Placed {
+        id: Uuid::new_v4(),
+        user_id: Uuid::new_v4(),
+        product_id: Uuid::new_v4(),
+        quantity: 1,
+    };
+    let early = saga.send(stock_reserved(&stranger)).await;
+    // The partition is not blocked for good: a real order's event behind it still applies.
+    let order = saga.place_order().await;
+    let reserved = saga.send(stock_reserved(&order)).await;
+    saga.wait_until_applied(std::slice::from_ref(&reserved))
+        .await;
+    assert_eq!(saga.status(order.id).await.0, "STOCK_RESERVED");
+
+    let deadline = std::time::Instant::now() + WITHIN;
+    let dead = loop {
+        let dead = read_topic_since(&saga.kafka, &dlq, &TopicMarks::default()).await;
+        if !dead.is_empty() || std::time::Instant::now() > deadline {
+            break dead;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let [message] = dead.as_slice() else {
+        panic!("expected one dead letter, got {dead:?}");
+    };
+    assert_eq!(
+        message.key.as_deref(),
+        Some(stranger.id.to_string().as_str())
+    );
+    // Retried with backoff up to the consumer's bound (5 attempts by default) before giving up.
+    assert_eq!(message.header(dlq_headers::ATTEMPTS), Some("5"));
+    assert_eq!(
+        message.header(dlq_headers::CONSUMER_GROUP),
+        Some(saga.saga.consumer_group.as_str())
+    );
+    assert_eq!(
+        message.header(dlq_headers::ORIGIN_TOPIC),
+        Some(saga.saga.stock_events_topic.as_str())
+    );
+    let error = message.header(dlq_headers::ERROR).unwrap_or_default();
+    assert!(
+        error.contains(&stranger.id.to_string()),
+        "dlq-error: {error}"
+    );
+    let event = saga.codec.decode(&message.payload).await.expect("decodes");
+    assert_eq!(event.metadata().event_id, early);
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
+        .bind(&early)
+        .fetch_one(&saga.db)
+        .await
+        .expect("inbox");
+    assert_eq!(
+        applied, 0,
+        "a dead-lettered event is not recorded as applied"
+    );
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE id = $1")
+        .bind(stranger.id)
+        .fetch_one(&saga.db)
+        .await
+        .expect("orders");
+    assert_eq!(orders, 0);
     saga.finish().await;
 }
