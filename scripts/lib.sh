@@ -168,24 +168,34 @@ ensure_broker() {
   else
     info "using $bin"
   fi
-  if port_open "$BROKER_PORT"; then
+  start_broker "$BROKER_PORT" "$DATA_DIR/broker"
+}
+
+# start_broker PORT DATA_DIR: starts the installed nisshi on 127.0.0.1:PORT with its SQLite file
+# in DATA_DIR (logging to $LOG_DIR/broker.log, its pid in $PID_DIR/broker.pid), unless the port
+# answers already; then creates the saga topics and their .dlq twins with 3 partitions.
+start_broker() {
+  local port=$1 data=$2 bin
+  bin=$(nisshi_bin)
+  [ -n "$bin" ] || fail "nisshi is not installed (scripts/up.sh installs it)"
+  if port_open "$port"; then
     info "already running"
   else
-    mkdir -p "$DATA_DIR/broker"
+    mkdir -p "$data"
     # nisshi 0.6.0 resolves the SQLite path against its working directory (an absolute
     # sqlite:///path is mangled), so it runs from its data directory.
-    (cd "$DATA_DIR/broker" && exec nohup "$bin" broker \
-      --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
+    (cd "$data" && exec nohup "$bin" broker \
+      --listener-url "tcp://127.0.0.1:$port" \
+      --advertised-listener-url "tcp://127.0.0.1:$port" \
       --storage-engine "sqlite://broker.db" >>"$LOG_DIR/broker.log" 2>&1 </dev/null) &
     echo $! >"$PID_DIR/broker.pid"
-    wait_for 60 "broker" port_open "$BROKER_PORT" || fail "starting the broker" "$LOG_DIR/broker.log"
+    wait_for 60 "broker" port_open "$port" || fail "starting the broker" "$LOG_DIR/broker.log"
   fi
   # Creating a topic that exists fails harmlessly; the log keeps the broker's answers.
-  local topic
+  local topic name
   for topic in "${SAGA_TOPICS[@]}"; do
     for name in "$topic" "$topic.dlq"; do
-      "$bin" topic create "$name" --broker "tcp://127.0.0.1:$BROKER_PORT" --partitions 3 \
+      "$bin" topic create "$name" --broker "tcp://127.0.0.1:$port" --partitions 3 \
         >>"$LOG_DIR/broker-topics.log" 2>&1 || true
     done
   done

@@ -9,6 +9,7 @@ cd "$ROOT"
 export SAGAWAY_TEST_PG_URL="$PG_URL"
 export SAGAWAY_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 TEST_REGISTRY_PORT="${SAGAWAY_TEST_REGISTRY_PORT:-18081}"
+TEST_BROKER_PORT="${SAGAWAY_TEST_BROKER_PORT:-19092}"
 
 ensure_infrastructure
 ensure_venv
@@ -17,7 +18,8 @@ ensure_venv
 LOG_DIR="$RUN_DIR/test/logs"
 PID_DIR="$RUN_DIR/test/pids"
 mkdir -p "$LOG_DIR" "$PID_DIR"
-for name in order user product registry; do stop_process "$name" >/dev/null; done
+TEST_PROCESSES=(order user product registry broker)
+for name in "${TEST_PROCESSES[@]}"; do stop_process "$name" >/dev/null; done
 
 step "Dropping databases left by earlier test runs"
 PGPASSWORD="$PG_PASSWORD" psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atqc \
@@ -40,14 +42,28 @@ else
   cargo test --workspace --locked --no-fail-fast || fail "Rust tests (see the output above)"
 fi
 
-step "The processes for the cross-language tests (registry :$TEST_REGISTRY_PORT, order :18051, product :18052, user :18053)"
+trap 'for name in "${TEST_PROCESSES[@]}"; do stop_process "$name" >/dev/null; done' EXIT
+
+# The Rust tests above filled the shared broker's saga topics with their own events, and a
+# service's consumer group starts from the earliest offset: on that broker the processes below
+# would first wade through thousands of foreign events (each unknown order costs retries). They
+# get a broker of their own, empty at every run.
+step "A broker of their own for the cross-language processes (nisshi on 127.0.0.1:$TEST_BROKER_PORT)"
+TEST_BROKER_DATA="$RUN_DIR/test/broker"
+rm -rf "$TEST_BROKER_DATA"
+if port_open "$TEST_BROKER_PORT"; then
+  fail "port $TEST_BROKER_PORT is taken by a process this script did not start (set SAGAWAY_TEST_BROKER_PORT)"
+fi
+start_broker "$TEST_BROKER_PORT" "$TEST_BROKER_DATA"
+export SAGAWAY_KAFKA_BROKERS="127.0.0.1:$TEST_BROKER_PORT" SAGAWAY_TEST_KAFKA_BROKERS="127.0.0.1:$TEST_BROKER_PORT"
+
+step "The processes for the cross-language tests (registry :$TEST_REGISTRY_PORT, order :18051, product :18052, user :18053; broker :$TEST_BROKER_PORT)"
 cargo build --bins --locked >"$LOG_DIR/test-build.log" 2>&1 || fail "cargo build --bins" "$LOG_DIR/test-build.log"
 for db in registry orders products users; do
   PGPASSWORD="$PG_PASSWORD" createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "sagaway_test_py_$db" \
     || fail "creating sagaway_test_py_$db"
 done
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
-trap 'for name in order user product registry; do stop_process "$name" >/dev/null; done' EXIT
 export SAGAWAY_LOG_FORMAT=json SAGAWAY_SCHEMA_REGISTRY_URL="http://127.0.0.1:$TEST_REGISTRY_PORT"
 start_process registry "$BIN" "http://127.0.0.1:$TEST_REGISTRY_PORT/health/ready" \
   SAGAWAY_HTTP_ADDR="127.0.0.1:$TEST_REGISTRY_PORT" SAGAWAY_DATABASE_URL="$PG_URL/sagaway_test_py_registry"

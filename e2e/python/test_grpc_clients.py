@@ -2,18 +2,13 @@
 no Rust involved) call every service, and read its health and reflection, the way a team
 writing a new service in Python would."""
 
-import importlib
 import os
-import pathlib
-import sys
 import uuid
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 SERVICES = {
     "order": ("SAGAWAY_TEST_ORDER_ADDR", "sagaway.order.v1.OrderService"),
@@ -28,28 +23,6 @@ def address(name):
     if not value:
         pytest.fail(f"{variable} is not set: run these tests through scripts/test.sh")
     return value
-
-
-@pytest.fixture(scope="session")
-def stubs(tmp_path_factory):
-    """Generates Python code for every proto in proto/ and imports the service modules."""
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("generated")
-    include = pathlib.Path(protoc.__file__).parent / "_proto"
-    files = [str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto").rglob("*.proto")]
-    code = protoc.main(
-        ["protoc", f"-I{ROOT / 'proto'}", f"-I{include}", f"--python_out={out}", f"--grpc_python_out={out}", *files]
-    )
-    assert code == 0, "protoc failed on proto/"
-    sys.path.insert(0, str(out))
-    modules = {}
-    for name in SERVICES:
-        modules[name] = (
-            importlib.import_module(f"sagaway.{name}.v1.{name}_pb2"),
-            importlib.import_module(f"sagaway.{name}.v1.{name}_pb2_grpc"),
-        )
-    return modules
 
 
 def channel(name):
