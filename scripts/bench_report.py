@@ -1,7 +1,7 @@
-"""Writes one benchmark's results into docs/benchmarks.md, between markers of its own, with
+"""Writes one benchmark's (or the drill's) results into docs/benchmarks.md (docs/reliability.md), between markers of its own, with
 the machine and the date, so that each script owns its section and reruns replace it.
 
-usage: bench_report.py NAME RESULTS.jsonl docs/benchmarks.md
+usage: bench_report.py NAME RESULTS.jsonl docs/benchmarks.md|docs/reliability.md
 """
 
 import datetime
@@ -174,10 +174,97 @@ def gateway_section(rows):
     return "\n".join(lines)
 
 
+def drill_section(rows):
+    kills = [r for r in rows if r.get("kind") == "kill"]
+    load = next((r["result"] for r in rows if r.get("kind") == "load"), {})
+    check_row = next((r for r in rows if r.get("kind") == "check"), {})
+    check = check_row.get("result", {})
+    errors = ", ".join(f"{code} {n}" for code, n in load.get("create_errors", {}).items()) or "none"
+    refused = ", ".join(f"{code} {n}" for code, n in load.get("cancel_errors", {}).items()) or "none"
+    lines = [
+        "## Latest drill (`scripts/drill.sh`)",
+        "",
+        f"- Date: {datetime.date.today().isoformat()}; machine: {machine()}; debug builds.",
+        f"- Workload: seed {load.get('seed', '?')}, {load.get('orders_sent', '?')} orders sent at "
+        f"{load.get('offered_rate', '?')}/s over {load.get('placing_seconds', 0):.0f} s; "
+        f"**{load.get('orders_created', '?')} created**; CreateOrder refused while a process was down: {errors}. "
+        f"Cancels accepted: {load.get('cancels', 0)}; refused: {refused}. "
+        f"Initial stock {load.get('initial_stock', '?')} units, initial funds {load.get('initial_funds', '?')} (minor units).",
+        f"- Quiescent before the check: {'yes' if check.get('quiescent') else 'NO'}, "
+        f"{check_row.get('settle_s', '?')} s after the workload ended (waiting and checking). "
+        f"Verdict: **{'all six invariants hold' if check.get('holds') else str(check.get('violations', '?')) + ' violation(s)'}**.",
+        "",
+        "| t (s) | SIGKILL | down (s) | healthy again after restart (s) |",
+        "|---:|---|---:|---:|",
+    ]
+    for k in kills:
+        lines.append(f"| {k['at_s']} | {k['process']} | {k['down_s']} | {k['restart_s']} |")
+    lines += ["", "| invariant | holds | counts |", "|---|---|---|"]
+    for inv in check.get("invariants", []):
+        counts = ", ".join(f"{name} {value}" for name, value in inv["counts"].items())
+        verdict = "yes" if inv["holds"] else f"**NO** ({inv['violations']})"
+        lines.append(f"| {inv['invariant']}. {inv['name']} | {verdict} | {counts} |")
+    return "\n".join(lines)
+
+
+def saga_section(rows):
+    pgbench = next((r for r in rows if r.get("kind") == "pgbench"), {})
+    runs = [r for r in rows if r.get("kind") == "run"]
+    sample = runs[0] if runs else {}
+    lines = [
+        "## Order saga end to end (`scripts/bench-saga.sh`)",
+        "",
+        f"- Date: {datetime.date.today().isoformat()}; machine: {machine()}; load average at the start: "
+        f"{sample.get('load', '?')} (1, 5, 15 min).",
+        "- Orders placed over gRPC at a fixed rate (open loop) by `sagaway-saga load --shape ample` "
+        "(stock and money that never run out, so every order goes the whole way: OrderCreated, StockReserved, "
+        "PaymentCompleted, OrderCompleted, StockCommitted). Latency is from the order's insert to its "
+        "COMPLETED status, both read from the order database's own clock. Release builds; the three services, "
+        "the registry, PostgreSQL, the broker (nisshi, fresh log) and the load generator share the cores.",
+        f"- Ceiling: PostgreSQL's commit rate on the same server, `pgbench -N` (simple update, one commit per "
+        f"transaction), {pgbench.get('clients', '?')} clients for {pgbench.get('seconds', '?')} s: "
+        f"**{pgbench.get('tps', 0):.0f} commits/s**.",
+        "",
+        "| offered orders/s | orders | completed | terminal/s | p50 ms | p90 ms | p99 ms | max ms | commits/order | orders/s at that commit cost |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        res = run["result"]
+        lat = res.get("latency_ms", {})
+        per_order = run.get("commits_per_order") or 0
+        ceiling = pgbench.get("tps", 0) / per_order if per_order else float("nan")
+        lines.append(
+            f"| {res['offered_rate']:.0f} | {res['orders_created']} | {res.get('by_status', {}).get('COMPLETED', 0)} "
+            f"| {res.get('terminal_per_second', 0):.0f} | {lat.get('p50', 0):.1f} | {lat.get('p90', 0):.1f} "
+            f"| {lat.get('p99', 0):.1f} | {lat.get('max', 0):.1f} | {per_order:.1f} | {ceiling:.0f} |"
+        )
+    target = next((r for r in runs if r["result"]["offered_rate"] == 100), None)
+    if target:
+        p99 = target["result"].get("latency_ms", {}).get("p99", float("inf"))
+        lines += [
+            "",
+            f"- At 100 orders/s: p99 **{p99:.1f} ms** from creation to COMPLETED "
+            f"(target <= 100 ms: {'met' if p99 <= 100 else 'NOT met'}).",
+        ]
+    lines.append(
+        "- commits/order: transactions committed in the three service databases during the run "
+        "(`pg_stat_database.xact_commit`: requests, inbox applications, outbox marks and clean-ups, "
+        "polls) divided by the orders; the last column is the pgbench ceiling divided by it."
+    )
+    return "\n".join(lines)
+
+
 def main():
     name, results, target = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    section = {"registry": registry_section, "services": services_section, "gateway": gateway_section}[name](rows)
+    sections = {
+        "registry": registry_section,
+        "services": services_section,
+        "gateway": gateway_section,
+        "drill": drill_section,
+        "saga": saga_section,
+    }
+    section = sections[name](rows)
     start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
     text = target.read_text() if target.exists() else HEADER
     block = f"{start}\n{section}\n{end}"
