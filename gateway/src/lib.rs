@@ -179,6 +179,7 @@ impl Application {
                 Guard {
                     auth: Arc::clone(&self.auth),
                     transcoder: Arc::clone(&self.transcoder),
+                    limiter: self.limiter.clone(),
                 },
                 guard::authenticate,
             ));

@@ -3,17 +3,51 @@
 //! shares them. Over the limit is 429 with `Retry-After` (seconds to the next window). A limit
 //! of 0 is off. Redis failing lets requests through (logged): losing rate limiting for a while
 //! beats losing the API.
+//!
+//! An authenticated request costs one Redis round trip in all: [`per_ip`] does not count a
+//! request that carries a bearer token for a guarded `/v1/` path but leaves a [`DeferredIp`] for
+//! the auth guard, which counts the IP, reads the session and counts the user in one Lua script
+//! ([`RateLimiter::admit`], run by `EVALSHA`). The guard marks the request [`UserCounted`] so
+//! that [`per_user`] does not count it again. Every other request is counted here, one round trip
+//! per limit, as before.
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sagaway_platform::identity::Identity;
 
 use crate::error::GatewayError;
 use crate::store::Store;
+
+/// Counts the IP (`KEYS[2]`) when `ARGV[3]` is 1, checks that session `KEYS[1]` belongs to user
+/// `ARGV[1]`, and counts the user (`KEYS[3]`) when `ARGV[4]` is 1 and the session is live.
+/// Counters expire after `ARGV[2]` seconds. Answers `{live, ip count, user count}`.
+const ADMIT: &str = r"
+local ip = 0
+if ARGV[3] == '1' then
+  ip = redis.call('INCR', KEYS[2])
+  if ip == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+end
+local live = 0
+if redis.call('HGET', KEYS[1], 'user') == ARGV[1] then live = 1 end
+local user = 0
+if live == 1 and ARGV[4] == '1' then
+  user = redis.call('INCR', KEYS[3])
+  if user == 1 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
+end
+return {live, ip, user}
+";
+
+/// The SHA-1 Redis knows [`ADMIT`] by, for `EVALSHA`.
+static ADMIT_SHA: LazyLock<String> = LazyLock::new(|| {
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, ADMIT.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+});
 
 /// The limits and where they are counted.
 #[derive(Debug, Clone)]
@@ -31,26 +65,63 @@ pub struct RateLimiter {
     pub namespace: String,
 }
 
-/// Counts the request against its client IP.
-pub async fn per_ip(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
+/// The client IP of a request whose count [`per_ip`] left to the auth guard.
+#[derive(Debug, Clone)]
+pub struct DeferredIp(pub String);
+
+/// Put on a request by the auth guard once its user has been counted.
+#[derive(Debug, Clone, Copy)]
+pub struct UserCounted;
+
+/// What one [`RateLimiter::admit`] round trip found.
+#[derive(Debug)]
+pub struct Admission {
+    /// The session exists and belongs to the token's user.
+    pub live: bool,
+    /// The IP's limit refused the request.
+    pub ip_limited: Option<GatewayError>,
+    /// The user's limit refused the request (only counted for a live session).
+    pub user_limited: Option<GatewayError>,
+}
+
+/// True for requests the auth guard will see with a token: it counts their IP itself.
+fn guard_counts(request: &Request) -> bool {
+    let path = request.uri().path();
+    path.starts_with("/v1/")
+        && !path.starts_with("/v1/auth/")
+        && request.headers().contains_key(header::AUTHORIZATION)
+}
+
+/// Counts the request against its client IP, or leaves that to the auth guard.
+pub async fn per_ip(
+    State(limiter): State<RateLimiter>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
-    if let Some(ip) = ip
-        && let Err(limited) = limiter.check("ip", &ip, limiter.per_ip).await
-    {
-        return limited.into_response();
+    if let Some(ip) = ip {
+        if guard_counts(&request) {
+            request.extensions_mut().insert(DeferredIp(ip));
+        } else if let Err(limited) = limiter.check("ip", &ip, limiter.per_ip).await {
+            return limited.into_response();
+        }
     }
     next.run(request).await
 }
 
-/// Counts the request against its authenticated user (after the auth guard).
+/// Counts the request against its authenticated user (after the auth guard), unless the guard
+/// already has.
 pub async fn per_user(
     State(limiter): State<RateLimiter>,
     request: Request,
     next: Next,
 ) -> Response {
+    if request.extensions().get::<UserCounted>().is_some() {
+        return next.run(request).await;
+    }
     let user = request
         .extensions()
         .get::<Identity>()
@@ -64,22 +135,36 @@ pub async fn per_user(
 }
 
 impl RateLimiter {
-    async fn check(&self, scope: &str, who: &str, limit: u64) -> Result<(), GatewayError> {
+    /// The counter of `who` in the current window.
+    fn counter(&self, scope: &str, who: &str, now: u64) -> String {
+        format!(
+            "{}:ratelimit:{scope}:{who}:{}",
+            self.namespace,
+            now / self.window_secs()
+        )
+    }
+
+    fn window_secs(&self) -> u64 {
+        self.window.as_secs().max(1)
+    }
+
+    fn refusal(&self, scope: &str, limit: u64, now: u64) -> GatewayError {
+        let window = self.window_secs();
+        GatewayError::RateLimited {
+            message: format!("rate limit of {limit} requests per {window}s per {scope} hit"),
+            retry_after: window - now % window,
+        }
+    }
+
+    /// Counts one request of `who` against `limit` on its own (one round trip).
+    pub async fn check(&self, scope: &str, who: &str, limit: u64) -> Result<(), GatewayError> {
         if limit == 0 {
             return Ok(());
         }
-        let window = self.window.as_secs().max(1);
         let now = crate::auth::tokens::now();
-        let counter = format!(
-            "{}:ratelimit:{scope}:{who}:{}",
-            self.namespace,
-            now / window
-        );
-        match self.count(&counter, window).await {
-            Ok(count) if count > limit => Err(GatewayError::RateLimited {
-                message: format!("rate limit of {limit} requests per {window}s per {scope} hit"),
-                retry_after: window - now % window,
-            }),
+        let counter = self.counter(scope, who, now);
+        match self.count(&counter).await {
+            Ok(count) if count > limit => Err(self.refusal(scope, limit, now)),
             Ok(_) => Ok(()),
             Err(error) => {
                 tracing::warn!(error = %error, "rate limit store unavailable; not limiting");
@@ -88,15 +173,77 @@ impl RateLimiter {
         }
     }
 
-    async fn count(&self, counter: &str, window: u64) -> Result<u64, redis::RedisError> {
+    async fn count(&self, counter: &str) -> Result<u64, redis::RedisError> {
         let mut redis = self.store.connection().await?;
         let (count,): (u64,) = redis::pipe()
             .atomic()
             .incr(counter, 1)
-            .expire(counter, i64::try_from(window).unwrap_or(60))
+            .expire(counter, self.expiry())
             .ignore()
             .query_async(&mut redis)
             .await?;
         Ok(count)
+    }
+
+    fn expiry(&self) -> i64 {
+        i64::try_from(self.window_secs()).unwrap_or(60)
+    }
+
+    /// In one round trip: counts `ip` (when given and its limit is on), checks that session key
+    /// `session` belongs to `user_id`, and counts `user_id` when it does. A Redis failure is an
+    /// error here (the session cannot be checked), unlike in [`RateLimiter::check`].
+    pub async fn admit(
+        &self,
+        session: &str,
+        user_id: &str,
+        ip: Option<&str>,
+    ) -> Result<Admission, redis::RedisError> {
+        let now = crate::auth::tokens::now();
+        let count_ip = ip.is_some() && self.per_ip > 0;
+        let count_user = self.per_user > 0;
+        let ip_key = ip.map_or_else(String::new, |ip| self.counter("ip", ip, now));
+        let user_key = self.counter("user", user_id, now);
+        let invocation = |command: &str, script: &str| {
+            let mut cmd = redis::cmd(command);
+            cmd.arg(script)
+                .arg(3)
+                .arg(session)
+                .arg(&ip_key)
+                .arg(&user_key)
+                .arg(user_id)
+                .arg(self.expiry())
+                .arg(u8::from(count_ip))
+                .arg(u8::from(count_user));
+            cmd
+        };
+        let mut redis = self.store.connection().await?;
+        let answer: Result<(u8, u64, u64), _> = invocation("EVALSHA", &ADMIT_SHA)
+            .query_async(&mut redis)
+            .await;
+        let (live, ip_count, user_count) = match answer {
+            Err(error) if error.kind() == redis::ErrorKind::NoScriptError => {
+                // First use on this Redis (or after SCRIPT FLUSH): EVAL also caches it.
+                invocation("EVAL", ADMIT).query_async(&mut redis).await?
+            }
+            other => other?,
+        };
+        Ok(Admission {
+            live: live == 1,
+            ip_limited: (count_ip && ip_count > self.per_ip)
+                .then(|| self.refusal("ip", self.per_ip, now)),
+            user_limited: (count_user && user_count > self.per_user)
+                .then(|| self.refusal("user", self.per_user, now)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_is_known_by_its_sha1() {
+        assert_eq!(ADMIT_SHA.len(), 40);
+        assert!(ADMIT_SHA.chars().all(|c| c.is_ascii_hexdigit()));
     }
 }

@@ -100,6 +100,14 @@ impl System {
 
     /// A system whose gateway signs with `algorithm` and allows only it.
     async fn start_signing_with(algorithm: JwtAlgorithm) -> Self {
+        Self::start_configured(algorithm, |_| {}).await
+    }
+
+    /// A system whose gateway signs with `algorithm`, after `configure` has adjusted the rest.
+    async fn start_configured(
+        algorithm: JwtAlgorithm,
+        configure: impl FnOnce(&mut sagaway_gateway::Config) + Send + 'static,
+    ) -> Self {
         let admin = sagaway_user::AdminAccount {
             email: sagaway_user::domain::Email::parse(ADMIN_EMAIL).expect("email"),
             password: sagaway_user::domain::Password::parse(ADMIN_PASSWORD).expect("password"),
@@ -131,6 +139,7 @@ impl System {
                 config.product_url = product_url;
                 config.auth.signing_key = Some(Secret::new(pem));
                 config.auth.algorithm = algorithm;
+                configure(config);
             },
             None,
         )

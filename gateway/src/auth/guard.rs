@@ -3,7 +3,9 @@
 //! are applied. Ownership (a customer sees only their orders) stays with the owning service.
 //!
 //! Unknown paths and wrong methods pass through so the transcoder answers 404 and 405; paths
-//! outside `/v1/` are not guarded. The session is read from Redis on every request.
+//! outside `/v1/` are not guarded. The session is read from Redis on every request (no cache, so
+//! a revocation holds from the next request), in the same round trip as the rate-limit counters
+//! (`ratelimit::RateLimiter::admit`).
 
 use std::sync::Arc;
 
@@ -15,9 +17,10 @@ use sagaway_platform::identity::{Identity, Role};
 use tonic::Status;
 
 use crate::auth::tokens::TokenError;
-use crate::auth::{Auth, bearer, store_unavailable, unauthenticated};
+use crate::auth::{Auth, bearer, sessions, store_unavailable, unauthenticated};
 use crate::error::GatewayError;
 use crate::observe::AuthenticatedUser;
+use crate::ratelimit::{DeferredIp, RateLimiter, UserCounted};
 use crate::routes::Lookup;
 use crate::transcode::Transcoder;
 
@@ -44,6 +47,8 @@ pub struct Guard {
     pub auth: Arc<Auth>,
     /// The routes, to know the template a path matched.
     pub transcoder: Arc<Transcoder>,
+    /// The rate limits, counted in the same Redis round trip as the session check.
+    pub limiter: RateLimiter,
 }
 
 /// The middleware: authenticates, authorises and attaches the identity.
@@ -52,22 +57,31 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if !request.uri().path().starts_with("/v1/") {
+    // Set by `ratelimit::per_ip` when it left this request's IP count to us.
+    let deferred = request
+        .extensions_mut()
+        .remove::<DeferredIp>()
+        .map(|DeferredIp(ip)| ip);
+    let Some(template) = template_of(&guard, &request) else {
+        // Unknown paths and wrong methods pass to the transcoder (404, 405), counted by IP.
+        if let Some(limited) = count_ip(&guard, deferred.as_deref()).await {
+            return limited.into_response();
+        }
         return next.run(request).await;
-    }
-    let template = match guard
-        .transcoder
-        .routes
-        .lookup(request.method(), request.uri().path())
-    {
-        Lookup::Found(route, _) => route.template.as_str().to_owned(),
-        Lookup::WrongMethod(_) | Lookup::NotFound => return next.run(request).await,
     };
     // A test harness may already vouch for an identity (`Application::with_identity_for_tests`).
-    let identity = match request.extensions().get::<Identity>() {
-        Some(identity) => identity.clone(),
-        None => match identify(&guard.auth, request.headers()).await {
-            Ok(identity) => identity,
+    let identity = match request.extensions().get::<Identity>().cloned() {
+        Some(identity) => {
+            if let Some(limited) = count_ip(&guard, deferred.as_deref()).await {
+                return limited.into_response();
+            }
+            identity
+        }
+        None => match identify(&guard, request.headers(), deferred.as_deref()).await {
+            Ok(identity) => {
+                request.extensions_mut().insert(UserCounted);
+                identity
+            }
             Err(error) => return challenge(error.into_response()),
         },
     };
@@ -84,6 +98,31 @@ pub async fn authenticate(
     response
 }
 
+/// The route template of a `/v1/` request that has a route; `None` for everything else.
+fn template_of(guard: &Guard, request: &Request) -> Option<String> {
+    if !request.uri().path().starts_with("/v1/") {
+        return None;
+    }
+    match guard
+        .transcoder
+        .routes
+        .lookup(request.method(), request.uri().path())
+    {
+        Lookup::Found(route, _) => Some(route.template.as_str().to_owned()),
+        Lookup::WrongMethod(_) | Lookup::NotFound => None,
+    }
+}
+
+/// Counts a deferred IP on its own; the refusal if it is over its limit.
+async fn count_ip(guard: &Guard, ip: Option<&str>) -> Option<GatewayError> {
+    let ip = ip?;
+    guard
+        .limiter
+        .check("ip", ip, guard.limiter.per_ip)
+        .await
+        .err()
+}
+
 /// A 401 names the scheme it wants (RFC 6750).
 fn challenge(mut response: Response) -> Response {
     if response.status() == StatusCode::UNAUTHORIZED {
@@ -95,20 +134,44 @@ fn challenge(mut response: Response) -> Response {
     response
 }
 
-/// The identity of a verified token whose session is live.
-async fn identify(auth: &Auth, headers: &HeaderMap) -> Result<Identity, GatewayError> {
-    let claims = bearer(headers)
-        .and_then(|token| auth.tokens.verify(token))
-        .map_err(unauthenticated)?;
-    let user_id = uuid::Uuid::parse_str(&claims.sub)
-        .map_err(|_| unauthenticated(TokenError::BadClaim("sub".into())))?;
-    let live = auth
-        .sessions
-        .is_live(&claims.sid, &claims.sub)
+/// The identity of a verified token whose session is live. One Redis round trip reads the
+/// session and counts the request against `ip` (when deferred to us) and the user; a token
+/// refused before Redis still counts against its IP. The IP limit is answered before the
+/// session (as when it was counted first), the user limit only for a live session.
+async fn identify(
+    guard: &Guard,
+    headers: &HeaderMap,
+    ip: Option<&str>,
+) -> Result<Identity, GatewayError> {
+    let verified = bearer(headers)
+        .and_then(|token| guard.auth.tokens.verify(token))
+        .and_then(|claims| {
+            let user_id = uuid::Uuid::parse_str(&claims.sub)
+                .map_err(|_| TokenError::BadClaim("sub".into()))?;
+            Ok((claims, user_id))
+        });
+    let (claims, user_id) = match verified {
+        Ok(verified) => verified,
+        Err(error) => {
+            if let Some(limited) = count_ip(guard, ip).await {
+                return Err(limited);
+            }
+            return Err(unauthenticated(error));
+        }
+    };
+    let admission = guard
+        .limiter
+        .admit(&sessions::key(&claims.sid), &claims.sub, ip)
         .await
         .map_err(store_unavailable)?;
-    if !live {
+    if let Some(limited) = admission.ip_limited {
+        return Err(limited);
+    }
+    if !admission.live {
         return Err(unauthenticated(TokenError::SessionRevoked));
+    }
+    if let Some(limited) = admission.user_limited {
+        return Err(limited);
     }
     Ok(Identity {
         user_id,
@@ -117,7 +180,7 @@ async fn identify(auth: &Auth, headers: &HeaderMap) -> Result<Identity, GatewayE
             .iter()
             .filter_map(|role| role.parse().ok())
             .collect(),
-        session_id: Some(claims.sid),
+        session_id: Some(claims.sid.clone()),
     })
 }
 

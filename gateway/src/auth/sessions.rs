@@ -154,7 +154,8 @@ impl Sessions {
     }
 }
 
-fn key(sid: &str) -> String {
+/// The Redis key of session `sid`.
+pub fn key(sid: &str) -> String {
     format!("sagaway:session:{sid}")
 }
 

@@ -7,7 +7,15 @@
 //! name a configured key whose algorithm is the token's `alg`, then jsonwebtoken checks the
 //! signature, `exp`, `nbf`, `iss` and `aud` with the configured leeway, and `iat` is checked
 //! here (jsonwebtoken does not).
+//!
+//! A token that verified is remembered by its exact text (at most [`VERIFIED_CACHE`] of them,
+//! forgotten all at once when full), so a client presenting the same token again skips the
+//! JSON parsing and the signature check; only `exp` is checked again, the one claim time can
+//! invalidate. This caches nothing about the session: the guard still reads it from Redis on
+//! every request, so logout and revocation keep taking effect on the next request.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -82,6 +90,9 @@ pub enum TokenError {
     SessionRevoked,
 }
 
+/// How many verified tokens are remembered.
+pub const VERIFIED_CACHE: usize = 8192;
+
 /// Issues and verifies access tokens.
 #[derive(Debug)]
 pub struct Tokens {
@@ -90,6 +101,7 @@ pub struct Tokens {
     audience: String,
     ttl: Duration,
     leeway: Duration,
+    verified: Mutex<HashMap<Box<str>, Claims>>,
 }
 
 impl Tokens {
@@ -101,6 +113,7 @@ impl Tokens {
             audience: config.audience.clone(),
             ttl: config.token_ttl,
             leeway: config.leeway,
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -137,6 +150,29 @@ impl Tokens {
 
     /// The claims of a valid token, or why it is refused.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let remembered = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|verified| verified.get(token).cloned());
+        if let Some(claims) = remembered {
+            if claims.exp.saturating_add(self.leeway.as_secs()) < now() {
+                return Err(TokenError::Expired);
+            }
+            return Ok(claims);
+        }
+        let claims = self.verify_afresh(token)?;
+        if let Ok(mut verified) = self.verified.lock() {
+            if verified.len() >= VERIFIED_CACHE {
+                verified.clear();
+            }
+            verified.insert(token.into(), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    /// [`Tokens::verify`] without the cache: header, key, signature and every claim.
+    fn verify_afresh(&self, token: &str) -> Result<Claims, TokenError> {
         let header = token.split('.').next().ok_or(TokenError::Malformed)?;
         let header: serde_json::Value = URL_SAFE_NO_PAD
             .decode(header)
@@ -255,6 +291,32 @@ mod tests {
             both.verify(&parts.join(".")),
             Err(TokenError::AlgNotAllowed)
         );
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_refused_once_expired() {
+        let tokens = tokens();
+        let token = tokens.issue("u-1", &[], "s-1").expect("signs");
+        assert!(tokens.verify(&token).is_ok());
+        assert!(tokens.verify(&token).is_ok(), "from the cache");
+        let remembered = tokens
+            .verified
+            .lock()
+            .expect("lock")
+            .get(token.as_str())
+            .cloned();
+        let mut claims = remembered.expect("remembered");
+        claims.exp = now() - 3600;
+        tokens
+            .verified
+            .lock()
+            .expect("lock")
+            .insert(token.as_str().into(), claims);
+        assert_eq!(tokens.verify(&token), Err(TokenError::Expired));
+        let at = token.len() - 10;
+        let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let tampered = format!("{}{flipped}{}", &token[..at], &token[at + 1..]);
+        assert_eq!(tokens.verify(&tampered), Err(TokenError::BadSignature));
     }
 
     #[test]

@@ -11,6 +11,8 @@ use sagaway_gateway::idempotency::{Idempotency, idempotent};
 use sagaway_gateway::store::Store;
 use serde_json::{Value, json};
 
+use sagaway_gateway::auth::keys::JwtAlgorithm;
+
 use super::{ADMIN_EMAIL, ADMIN_PASSWORD, System};
 use crate::helpers::{customer, redis_url, spawn_gateway_with, unique};
 
@@ -127,4 +129,60 @@ async fn a_user_over_their_limit_gets_429_while_the_limit_is_per_user() {
         "the backend is down; the limit still counts"
     );
     gateway.stop().await.expect("gateway stops");
+}
+
+#[tokio::test]
+async fn bearer_requests_count_against_ip_and_user_in_the_session_round_trip() {
+    // Per user: two logins of the same user share a limit; another user has their own.
+    let system = System::start_configured(JwtAlgorithm::EdDSA, |config| {
+        config.rate_limit_per_user = 3;
+    })
+    .await;
+    let email = format!("{}@sagaway.test", uuid::Uuid::new_v4().simple());
+    assert_eq!(system.register(&email).await.status, 201);
+    let (phone, laptop) = (
+        system.login(&email, "correct horse").await,
+        system.login(&email, "correct horse").await,
+    );
+    let other = system.customer().await;
+    let mut statuses = vec![];
+    for token in [&phone.access, &laptop.access, &phone.access, &laptop.access] {
+        statuses.push(system.me(token).await.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429], "per user, not per session");
+    assert_eq!(
+        system.me(&other.access).await.status,
+        200,
+        "others unaffected"
+    );
+    // A revoked session is 401 and does not use up its user's count.
+    system
+        .send(Method::POST, "/v1/auth/logout", Some(&other.access), None)
+        .await;
+    for _ in 0..4 {
+        let refused = system.me(&other.access).await;
+        assert_eq!(
+            (refused.status, refused.message()),
+            (401, "session revoked")
+        );
+    }
+    system.stop().await;
+
+    // Per IP: valid, revoked and forged tokens all count; past the limit the IP is refused
+    // before the token is even looked at.
+    let system = System::start_configured(JwtAlgorithm::EdDSA, |config| {
+        config.rate_limit_per_ip = 6;
+    })
+    .await;
+    let login = system.customer().await; // register and login: 2 requests
+    let mut statuses = vec![system.me(&login.access).await.status];
+    statuses.push(system.me("not.a.token").await.status);
+    system
+        .send(Method::POST, "/v1/auth/logout", Some(&login.access), None)
+        .await; // the 5th
+    statuses.push(system.me(&login.access).await.status);
+    statuses.push(system.me(&login.access).await.status);
+    statuses.push(system.me("not.a.token").await.status);
+    assert_eq!(statuses, [200, 401, 401, 429, 429]);
+    system.stop().await;
 }
