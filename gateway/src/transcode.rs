@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use prost::Message as _;
@@ -74,7 +74,25 @@ impl Transcoder {
             .await?;
         let reply = DynamicMessage::decode(route.rpc.output(), reply)
             .map_err(|err| Status::internal(format!("undecodable reply: {err}")))?;
-        Ok(Json(reply_json(&reply, route.response_body.as_deref())?).into_response())
+        if route.response_body.is_some() {
+            return Ok(Json(reply_json(&reply, route.response_body.as_deref())?).into_response());
+        }
+        // The whole reply: written straight to bytes, without a `serde_json::Value` in between.
+        let mut bytes = Vec::with_capacity(256);
+        reply
+            .serialize_with_options(
+                &mut serde_json::Serializer::new(&mut bytes),
+                &SerializeOptions::new().skip_default_fields(false),
+            )
+            .map_err(|err| Status::internal(format!("reply to JSON: {err}")))?;
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            bytes,
+        )
+            .into_response())
     }
 
     /// The route's own deadline, else the gateway's; `X-Request-Timeout-Ms` may only lower it.
