@@ -5,14 +5,14 @@
 # terminal state, the commits each order costs in the three databases, and, in the same run,
 # PostgreSQL's own commit rate (pgbench) as the ceiling.
 #
-# BENCH_RATES ("100 200 400" orders/s), BENCH_SECONDS (30 per rate), BENCH_PGBENCH_SECONDS
+# BENCH_RATES ("25 50 100" orders/s), BENCH_SECONDS (30 per rate), BENCH_PGBENCH_SECONDS
 # (15). Release builds, on a system of its own (fresh databases and broker log).
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$ROOT/scripts/system.sh"
 cd "$ROOT"
 
-RATES="${BENCH_RATES:-100 200 400}"
+RATES="${BENCH_RATES:-25 50 100}"
 SECONDS_PER_RATE="${BENCH_SECONDS:-30}"
 PGBENCH_SECONDS="${BENCH_PGBENCH_SECONDS:-15}"
 PGBENCH_CLIENTS=8
@@ -52,12 +52,32 @@ commits() {
      ('sagaway_bench_saga_orders', 'sagaway_bench_saga_products', 'sagaway_bench_saga_users')"
 }
 
+# CPU seconds used so far by each process of the system: "broker=1.23 order=0.45 ...".
+TICKS=$(getconf CLK_TCK)
+cpu_seconds() {
+  local name
+  for name in broker order product user; do
+    awk -v n="$name" -v t="$TICKS" '{printf "%s=%.2f ", n, ($14 + $15) / t}' "/proc/$(cat "$PID_DIR/$name.pid")/stat"
+  done
+}
+# cpu_per_order BEFORE AFTER ORDERS: {"broker":ms,...} of CPU per order between two readings.
+cpu_per_order() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+before = dict(kv.split("=") for kv in sys.argv[1].split())
+after = dict(kv.split("=") for kv in sys.argv[2].split())
+orders = max(int(sys.argv[3]), 1)
+print(json.dumps({k: round((float(after[k]) - float(before[k])) * 1000 / orders, 2) for k in after}))
+PY
+}
+
 seed=1
 for rate in $RATES; do
   orders=$((rate * SECONDS_PER_RATE))
   step "$orders orders at $rate/s"
   sleep 2
   before=$(commits)
+  cpu_before=$(cpu_seconds)
   line=$("$RELEASE/sagaway-saga" load --order "http://127.0.0.1:$SYSTEM_ORDER_PORT" \
     --product "http://127.0.0.1:$SYSTEM_PRODUCT_PORT" --user "http://127.0.0.1:$SYSTEM_USER_PORT" \
     --orders-db "$SYSTEM_ORDERS_DB" --shape ample --users 50 --products 50 --orders "$orders" \
@@ -66,11 +86,13 @@ for rate in $RATES; do
   sleep 2 # the statistics of the last transactions reach pg_stat_database
   after=$(commits)
   created=$(jq .orders_created <<<"$line")
+  cpu=$(cpu_per_order "$cpu_before" "$(cpu_seconds)" "$created")
+  info "CPU ms per order: $cpu"
   per_order=$(awk -v d="$((after - before))" -v n="$created" 'BEGIN {printf "%.2f", n ? d / n : 0}')
   jq -c '{offered_rate, orders_created, by_status, terminal_per_second, latency_ms, create_errors}' <<<"$line" | sed 's/^/    /'
   info "$((after - before)) commits: $per_order per order"
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  echo "{\"kind\":\"run\",\"rate\":$rate,\"load\":\"$load\",\"commits\":$((after - before)),\"commits_per_order\":$per_order,\"result\":$line}" >>"$RESULTS"
+  echo "{\"kind\":\"run\",\"rate\":$rate,\"load\":\"$load\",\"commits\":$((after - before)),\"commits_per_order\":$per_order,\"cpu_ms_per_order\":$cpu,\"result\":$line}" >>"$RESULTS"
   seed=$((seed + 1))
 done
 

@@ -141,7 +141,7 @@ def gateway_section(rows):
         f"against the same `ProductService.GetProduct` directly over gRPC (`sagaway-grpc-bench --get-product`), "
         f"closed loop, {sample.get('concurrency', '?')} clients, {sample.get('seconds', '?')} s after "
         f"{sample.get('warmup', '?')} s warm-up each. Release builds; the gateway (JWT verification, the session "
-        "read from Redis, both rate-limit counters in Redis, transcoding), the product service, PostgreSQL, Redis "
+        "check and both rate-limit counters in one Redis round trip, transcoding), the product service, PostgreSQL, Redis "
         "and the load generator share the machine's cores, unpinned.",
         "",
         "| path | requests/s | p50 ms | p90 ms | p99 ms | errors | gateway CPU us/request | product CPU us/request |",
@@ -207,6 +207,10 @@ def drill_section(rows):
     return "\n".join(lines)
 
 
+def cpu_cell(cpu):
+    return ", ".join(f"{cpu.get(name, float('nan')):.1f}" for name in ("broker", "order", "product", "user"))
+
+
 def saga_section(rows):
     pgbench = next((r for r in rows if r.get("kind") == "pgbench"), {})
     runs = [r for r in rows if r.get("kind") == "run"]
@@ -225,8 +229,8 @@ def saga_section(rows):
         f"transaction), {pgbench.get('clients', '?')} clients for {pgbench.get('seconds', '?')} s: "
         f"**{pgbench.get('tps', 0):.0f} commits/s**.",
         "",
-        "| offered orders/s | orders | completed | terminal/s | p50 ms | p90 ms | p99 ms | max ms | commits/order | orders/s at that commit cost |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| offered orders/s | orders | completed | terminal/s | p50 ms | p90 ms | p99 ms | max ms | commits/order | orders/s at that commit cost | CPU ms/order: broker, order, product, user |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         res = run["result"]
@@ -236,7 +240,8 @@ def saga_section(rows):
         lines.append(
             f"| {res['offered_rate']:.0f} | {res['orders_created']} | {res.get('by_status', {}).get('COMPLETED', 0)} "
             f"| {res.get('terminal_per_second', 0):.0f} | {lat.get('p50', 0):.1f} | {lat.get('p90', 0):.1f} "
-            f"| {lat.get('p99', 0):.1f} | {lat.get('max', 0):.1f} | {per_order:.1f} | {ceiling:.0f} |"
+            f"| {lat.get('p99', 0):.1f} | {lat.get('max', 0):.1f} | {per_order:.1f} | {ceiling:.0f} "
+            f"| {cpu_cell(run.get('cpu_ms_per_order', {}))} |"
         )
     target = next((r for r in runs if r["result"]["offered_rate"] == 100), None)
     if target:
@@ -246,6 +251,14 @@ def saga_section(rows):
             f"- At 100 orders/s: p99 **{p99:.1f} ms** from creation to COMPLETED "
             f"(target <= 100 ms: {'met' if p99 <= 100 else 'NOT met'}).",
         ]
+    slow = [r for r in runs if r["result"].get("terminal_per_second", 0) < 0.9 * r["result"]["offered_rate"]]
+    if slow:
+        first = slow[0]
+        lines.append(
+            f"- From {first['result']['offered_rate']:.0f} orders/s on, orders reach their end more slowly than they "
+            "arrive: the backlog grows for the whole run, so latency there is queueing. The CPU column says who "
+            "saturates; the run at the highest rate that keeps up is the sustained rate."
+        )
     lines.append(
         "- commits/order: transactions committed in the three service databases during the run "
         "(`pg_stat_database.xact_commit`: requests, inbox applications, outbox marks and clean-ups, "

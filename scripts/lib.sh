@@ -28,6 +28,10 @@ SAGA_TOPICS=(sagaway.order.events sagaway.stock.events sagaway.payment.events)
 export SAGAWAY_KAFKA_BROKERS="${SAGAWAY_KAFKA_BROKERS:-127.0.0.1:${BROKER_PORT}}"
 export SAGAWAY_KAFKA_SESSION_TIMEOUT_MS="${SAGAWAY_KAFKA_SESSION_TIMEOUT_MS:-2000}"
 export SAGAWAY_KAFKA_HEARTBEAT_MS="${SAGAWAY_KAFKA_HEARTBEAT_MS:-200}"
+# It also holds a fetch that found nothing for the whole fetch wait, even when messages arrive
+# meanwhile, which would add up to that wait to every hop of the saga (librdkafka's default is
+# 500 ms).
+export SAGAWAY_KAFKA_FETCH_WAIT_MS="${SAGAWAY_KAFKA_FETCH_WAIT_MS:-10}"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

@@ -29,6 +29,12 @@ pub struct KafkaConfig {
     pub session_timeout_ms: u32,
     /// `SAGAWAY_KAFKA_HEARTBEAT_MS` (`1000`): consumer heartbeat interval (local runs: 200).
     pub heartbeat_interval_ms: u32,
+    /// `SAGAWAY_KAFKA_FETCH_WAIT_MS` (`500`, librdkafka's default): how long the broker may
+    /// hold a fetch that found nothing new. A broker that answers a held fetch as soon as data
+    /// arrives (Kafka) makes this invisible; one that holds it for the whole wait (the embedded
+    /// broker of local runs) adds up to this much to every hop of the saga, so local runs use
+    /// 10.
+    pub fetch_wait_ms: u32,
 }
 
 impl KafkaConfig {
@@ -38,6 +44,7 @@ impl KafkaConfig {
             brokers: env.string("SAGAWAY_KAFKA_BROKERS", "127.0.0.1:9092"),
             session_timeout_ms: env.parse("SAGAWAY_KAFKA_SESSION_TIMEOUT_MS", 6000)?,
             heartbeat_interval_ms: env.parse("SAGAWAY_KAFKA_HEARTBEAT_MS", 1000)?,
+            fetch_wait_ms: env.parse("SAGAWAY_KAFKA_FETCH_WAIT_MS", 500)?,
         })
     }
 
@@ -69,6 +76,7 @@ impl KafkaConfig {
                 "heartbeat.interval.ms",
                 self.heartbeat_interval_ms.to_string(),
             )
+            .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
             .set("enable.partition.eof", "false");
         config
     }

@@ -209,6 +209,7 @@ async fn check(args: impl Iterator<Item = String>) -> anyhow::Result<()> {
                 brokers: brokers.to_owned(),
                 session_timeout_ms: 6000,
                 heartbeat_interval_ms: 1000,
+                fetch_wait_ms: 100,
             },
             registry_url: registry.to_owned(),
         }),

@@ -24,6 +24,7 @@ pub(crate) fn kafka() -> KafkaConfig {
         brokers: std::env::var("SAGAWAY_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
         session_timeout_ms: 2000,
         heartbeat_interval_ms: 200,
+        fetch_wait_ms: 10,
     }
 }
 
