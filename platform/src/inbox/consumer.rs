@@ -20,6 +20,9 @@ use tracing::Instrument as _;
 
 use crate::retry::{Backoff, error_chain, sleep_or_stop};
 
+/// The pause after each error report from the consumer queue (see [`Consumer::run`]).
+const RECEIVE_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
 /// What a consumer reads and how hard it tries.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
@@ -175,7 +178,6 @@ impl<H: Handler> Consumer<H> {
                 source,
             })?;
         tracing::info!(group = %self.config.group_id, topics = ?self.config.topics, "consuming");
-        let mut receive_backoff = self.backoff();
         loop {
             let received = tokio::select! {
                 () = shutdown.clone() => break,
@@ -184,18 +186,18 @@ impl<H: Handler> Consumer<H> {
             let message = match received {
                 Ok(message) => message,
                 Err(err) => {
-                    let delay = receive_backoff.fail();
-                    tracing::warn!(
-                        error = %error_chain(&err), retry_in = ?delay,
-                        "receiving from Kafka failed"
-                    );
-                    if sleep_or_stop(delay, shutdown.clone()).await {
+                    // librdkafka reports connection trouble through the consumer queue and
+                    // reconnects by itself; every broker thread queues its own reports while
+                    // the broker is away. Backing off per report would drain that queue one
+                    // growing delay at a time and hold the consumer long after the broker is
+                    // back, so each report only costs a short pause.
+                    tracing::warn!(error = %error_chain(&err), "receiving from Kafka failed");
+                    if sleep_or_stop(RECEIVE_ERROR_PAUSE, shutdown.clone()).await {
                         break;
                     }
                     continue;
                 }
             };
-            receive_backoff.succeed();
             match self
                 .process(&message, &dead_letters, shutdown.clone())
                 .await
