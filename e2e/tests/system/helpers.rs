@@ -227,6 +227,9 @@ pub(crate) async fn spawn_gateway_with(
     config.user_url = "http://127.0.0.1:1".into();
     // Every gateway counts its own rate limits, so tests sharing Redis do not limit each other.
     config.rate_limit_namespace = unique("ratelimit");
+    // Windows are fixed and aligned to the clock: with the default minute, a test that counts
+    // requests across a minute boundary would see its counters reset. A day makes that rare.
+    config.rate_limit_window = Duration::from_secs(86_400);
     configure(&mut config);
     let mut app = sagaway_gateway::Application::build(config)
         .await
