@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks the gateway on this machine and records the results in docs/benchmarks.md: an
-# authenticated `GET /v1/products/{id}` through the gateway (sagaway-loadgen, HTTP/1.1 keep-alive)
-# against the same GetProduct made directly over gRPC (sagaway-grpc-bench --get-product), both
-# closed loop with the same concurrency: requests/s, p50/p99, the latency the gateway adds, and
-# CPU per request of the gateway and of the product service (utime+stime from /proc/PID/stat).
+# authenticated `GET /v1/products/{id}` through the gateway (HTTP/1.1 keep-alive, driven by wrk,
+# installed from Debian's packages when missing, and by our own sagaway-loadgen) against the same
+# GetProduct made directly over gRPC (sagaway-grpc-bench --get-product), all closed loop with the
+# same concurrency: requests/s, p50/p99, the latency the gateway adds, and CPU per request of the
+# gateway and of the product service (utime+stime from /proc/PID/stat). The targets are judged
+# on the wrk row; the loadgen row shows whether the client's own cost on the shared cores moves
+# the result (on this machine it did not).
 #
 # BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONCURRENCY (16). Release builds; every process,
 # PostgreSQL, Redis and the broker share the machine's cores, unpinned.
@@ -87,9 +90,38 @@ bench() {
     | tee -a "$RESULTS" | sed 's/^/      /'
 }
 
+# wrk_load URL HEADER: a warm-up, then the measured run, with one wrk thread and $CONCURRENCY
+# connections; prints the same JSON fields as sagaway-loadgen.
+wrk_load() {
+  wrk -t1 -c"$CONCURRENCY" -d"${WARMUP}s" -H "$2" "$1" >/dev/null
+  wrk -t1 -c"$CONCURRENCY" -d"${SECONDS_PER_RUN}s" --latency -H "$2" "$1" | python3 -c '
+import json, re, sys
+text = sys.stdin.read()
+def ms(value):
+    number, unit = re.fullmatch(r"([0-9.]+)(us|ms|s)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+dist = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", text, re.M))
+requests = int(re.search(r"^\s+(\d+) requests in", text, re.M).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+print(json.dumps({
+    "generator": "wrk",
+    "concurrency": int(sys.argv[1]),
+    "seconds": float(sys.argv[2]),
+    "requests": requests,
+    "errors": (int(errors.group(1)) if errors else 0) + (sum(map(int, socket.groups())) if socket else 0),
+    "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1)),
+    "p50_ms": ms(dist["50"]), "p90_ms": ms(dist["90"]), "p99_ms": ms(dist["99"]),
+    "max_ms": ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", text).group(1)),
+}))' "$CONCURRENCY" "$SECONDS_PER_RUN"
+}
+
 : >"$RESULTS"
-step "GET /v1/products/{id} through the gateway ($CONCURRENCY clients, closed loop, $SECONDS_PER_RUN s after $WARMUP s)"
-bench "gateway" "$RELEASE/sagaway-loadgen" --url "$GATEWAY/v1/products/$PRODUCT_ID" \
+step "GET /v1/products/{id} through the gateway with wrk ($CONCURRENCY connections, closed loop, $SECONDS_PER_RUN s after $WARMUP s)"
+bench "gateway" wrk_load "$GATEWAY/v1/products/$PRODUCT_ID" "authorization: Bearer $TOKEN"
+
+step "The same through the gateway with sagaway-loadgen (a Rust client: more of the shared CPU)"
+bench "gateway (sagaway-loadgen)" "$RELEASE/sagaway-loadgen" --url "$GATEWAY/v1/products/$PRODUCT_ID" \
   --header "authorization: Bearer $TOKEN" --concurrency "$CONCURRENCY" \
   --duration "$SECONDS_PER_RUN" --warmup "$WARMUP"
 step "GetProduct directly over gRPC (same concurrency and length)"
