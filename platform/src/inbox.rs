@@ -38,6 +38,11 @@
 //!   recorded in the inbox, so a message replayed from the dead-letter topic is applied.
 //!   Should the process stop between the dead-letter acknowledgment and the offset commit,
 //!   the message is dead-lettered again (the DLQ is at-least-once too).
+//! - **Broker outage:** librdkafka reconnects by itself and reports the trouble through the
+//!   consumer queue (one report per broker thread and attempt); each report is logged and
+//!   costs a fixed 50 ms pause, never a growing backoff, so the reports queued during an
+//!   outage do not hold the consumer after the broker is back. Nothing is consumed, so
+//!   nothing is lost or skipped.
 //! - **Shutdown:** the message in progress finishes its current attempt; a retry or a
 //!   dead-letter send still waiting is abandoned without storing its offset, so it is
 //!   delivered again. Stored offsets are committed before the consumer leaves its group.
