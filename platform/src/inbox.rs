@@ -70,7 +70,7 @@ use sqlx::{Postgres, Transaction};
 
 use crate::outbox::EventHeaders;
 
-pub use consumer::{Consumer, ConsumerConfig, ConsumerError};
+pub use consumer::{Consumer, ConsumerConfig, ConsumerError, join_consumer};
 
 /// Header names the dead-letter copy of a message carries besides the original headers.
 pub mod dlq_headers {

@@ -369,6 +369,16 @@ fn context(
     }
 }
 
+/// Waits for a consumer running on its own task (`tokio::spawn(consumer.run(shutdown))`) to
+/// end, logging how it failed if it did; the services call it on their way out.
+pub async fn join_consumer(task: tokio::task::JoinHandle<Result<(), ConsumerError>>) {
+    match task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = error_chain(&err), "saga consumer failed"),
+        Err(err) => tracing::error!(error = %err, "saga consumer task failed"),
+    }
+}
+
 /// Marks the message done. After a rebalance took its partition away this fails; the new
 /// owner then receives the message again and the inbox recognises it.
 fn store_offset(consumer: &StreamConsumer, message: &BorrowedMessage<'_>) {

@@ -29,7 +29,7 @@ use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::pb::order::order_service_server::OrderServiceServer;
 use sagaway_contracts::registry::RegistryClient;
 use sagaway_platform::config::{ConfigError, Env};
-use sagaway_platform::inbox::{Consumer, ConsumerError};
+use sagaway_platform::inbox::{Consumer, join_consumer};
 use sagaway_platform::kafka::BrokerProbe;
 use sagaway_platform::outbox::{Publisher, PublisherConfig};
 use sagaway_platform::service::{GrpcApplication, ServiceConfig};
@@ -179,22 +179,8 @@ impl Application {
             tracing::error!(error = %err, "outbox publisher task failed");
         }
         if let Some(consumer) = consumer {
-            await_consumer(consumer).await;
+            join_consumer(consumer).await;
         }
         served
-    }
-}
-
-/// Waits for the saga's consumer to stop, logging how it failed if it did.
-async fn await_consumer(consumer: tokio::task::JoinHandle<Result<(), ConsumerError>>) {
-    match consumer.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => {
-            tracing::error!(
-                error = format!("{:#}", anyhow::Error::new(err)),
-                "saga consumer failed"
-            );
-        }
-        Err(err) => tracing::error!(error = %err, "saga consumer task failed"),
     }
 }

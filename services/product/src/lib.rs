@@ -35,7 +35,7 @@ use futures::FutureExt as _;
 use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::pb::product::product_service_server::ProductServiceServer;
 use sagaway_contracts::registry::RegistryClient;
-use sagaway_platform::inbox::Consumer;
+use sagaway_platform::inbox::{Consumer, join_consumer};
 use sagaway_platform::kafka::BrokerProbe;
 use sagaway_platform::outbox::Publisher;
 use sagaway_platform::service::GrpcApplication;
@@ -144,27 +144,11 @@ impl Application {
             tracing::error!(error = %err, "outbox publisher task failed");
         }
         if let Some(consumer) = consumer {
-            await_consumer(consumer).await;
+            join_consumer(consumer).await;
         }
         if let Some(Err(err)) = futures::future::OptionFuture::from(sweeper).await {
             tracing::error!(error = %err, "reservation sweeper task failed");
         }
         served
-    }
-}
-
-/// Waits for the saga's consumer to stop, logging how it failed if it did.
-async fn await_consumer(
-    consumer: tokio::task::JoinHandle<Result<(), sagaway_platform::inbox::ConsumerError>>,
-) {
-    match consumer.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => {
-            tracing::error!(
-                error = format!("{:#}", anyhow::Error::new(err)),
-                "saga consumer failed"
-            );
-        }
-        Err(err) => tracing::error!(error = %err, "saga consumer task failed"),
     }
 }
