@@ -7,8 +7,10 @@
 //! - `src/bin/hello-axum.rs`: the axum hello-world the benchmarks use as their ceiling.
 //! - [`saga`]: the saga workload and the invariant checker, run by `src/bin/sagaway-saga.rs`
 //!   (`scripts/drill.sh`, `scripts/bench-saga.sh`) and by the randomized workload test.
+//! - [`topic`]: reading a topic back to its current end, for the tests and the checker.
 
 pub mod saga;
+pub mod topic;
 
 /// The `p`th percentile (0-100) of sorted latencies in microseconds, in milliseconds
 /// (nearest rank); 0 when there are none.

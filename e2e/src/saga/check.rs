@@ -21,16 +21,16 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::registry::RegistryClient;
 use sagaway_contracts::topics;
+use sagaway_platform::inbox::dlq_headers;
 use sagaway_platform::kafka::KafkaConfig;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::topic::{Received, TopicMarks, read_topic};
 
 /// The order statuses an order ends in.
 pub const TERMINAL: [&str; 4] = ["COMPLETED", "REJECTED", "PAYMENT_FAILED", "CANCELLED"];
@@ -895,11 +895,23 @@ async fn read_dead_letters(source: &DeadLetters) -> anyhow::Result<HashMap<Strin
     let mut counts = HashMap::new();
     for topic in topics::SAGA_TOPICS {
         let dlq = format!("{topic}{}", topics::DLQ_SUFFIX);
-        let messages = read_whole_topic(&source.kafka, &dlq, Duration::from_secs(120)).await?;
-        for (payload, origin) in messages {
-            let key = match codec.decode(&payload).await {
+        let config = source
+            .kafka
+            .consumer(&format!("sagaway-check-{}", Uuid::new_v4()));
+        let messages = tokio::task::spawn_blocking(move || {
+            read_topic(
+                &config,
+                &dlq,
+                &TopicMarks::default(),
+                Duration::from_secs(120),
+            )
+        })
+        .await
+        .context("the dead-letter reader panicked")??;
+        for message in messages {
+            let key = match codec.decode(&message.payload).await {
                 Ok(event) => event.metadata().event_id.clone(),
-                Err(_) => origin,
+                Err(_) => origin(&message),
             };
             *counts.entry(key).or_default() += 1;
         }
@@ -907,73 +919,13 @@ async fn read_dead_letters(source: &DeadLetters) -> anyhow::Result<HashMap<Strin
     Ok(counts)
 }
 
-/// Every message of `topic` from the beginning to its end as it is now: (payload, origin
-/// coordinates from the dead-letter headers). A topic that does not exist is empty.
-async fn read_whole_topic(
-    kafka: &KafkaConfig,
-    topic: &str,
-    within: Duration,
-) -> anyhow::Result<Vec<(Vec<u8>, String)>> {
-    let kafka = kafka.clone();
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = kafka
-            .consumer(&format!("sagaway-check-{}", Uuid::new_v4()))
-            .set("enable.auto.commit", "false")
-            .create()
-            .context("creating a consumer")?;
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(10))
-            .context("reading topic metadata")?;
-        let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-            return Ok(Vec::new());
-        };
-        let mut assignment = TopicPartitionList::new();
-        let mut remaining = 0i64;
-        for partition in found.partitions() {
-            let (low, high) = consumer
-                .fetch_watermarks(&topic, partition.id(), Duration::from_secs(10))
-                .unwrap_or((0, 0));
-            if high > low {
-                remaining += high - low;
-                assignment
-                    .add_partition_offset(&topic, partition.id(), Offset::Offset(low))
-                    .context("assigning a partition")?;
-            }
-        }
-        if remaining == 0 {
-            return Ok(Vec::new());
-        }
-        consumer
-            .assign(&assignment)
-            .context("assigning partitions")?;
-        let deadline = Instant::now() + within;
-        let mut messages = Vec::new();
-        while (messages.len() as i64) < remaining {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "read {} of {remaining} messages of {topic} in {within:?}",
-                messages.len()
-            );
-            let Some(message) = consumer.poll(Duration::from_millis(500)) else {
-                continue;
-            };
-            let message = message.context("reading a dead-letter message")?;
-            let origin = message
-                .headers()
-                .map(|headers| {
-                    headers
-                        .iter()
-                        .filter(|h| h.key.starts_with("dlq-origin"))
-                        .map(|h| String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())
-                        .collect::<Vec<_>>()
-                        .join("/")
-                })
-                .unwrap_or_default();
-            messages.push((message.payload().unwrap_or_default().to_vec(), origin));
-        }
-        Ok(messages)
-    })
-    .await
-    .context("the dead-letter reader panicked")?
+/// A dead letter's origin coordinates (topic/partition/offset) from its headers.
+fn origin(message: &Received) -> String {
+    [
+        dlq_headers::ORIGIN_TOPIC,
+        dlq_headers::ORIGIN_PARTITION,
+        dlq_headers::ORIGIN_OFFSET,
+    ]
+    .map(|name| message.header(name).unwrap_or("?"))
+    .join("/")
 }

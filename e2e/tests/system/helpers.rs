@@ -296,31 +296,13 @@ where
     }
 }
 
-/// A message read back from a topic.
-#[derive(Debug, Clone)]
-pub(crate) struct Received {
-    pub(crate) partition: i32,
-    pub(crate) key: Option<String>,
-    pub(crate) headers: std::collections::HashMap<String, String>,
-    pub(crate) payload: Vec<u8>,
-}
-
-impl Received {
-    /// The header's value, if present.
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-}
+pub(crate) use sagaway_e2e::topic::{Received, TopicMarks};
 
 /// Everything `topic` holds right now: each partition read from its start up to the high
 /// watermark found on entry, in offset order within a partition.
 pub(crate) async fn read_topic(kafka: &KafkaConfig, topic: &str) -> Vec<Received> {
     read_topic_since(kafka, topic, &TopicMarks::default()).await
 }
-
-/// Where each partition of a topic ends: read it before acting, then [`read_topic_since`]
-/// reads only what came after (shared topics hold every earlier run's messages).
-pub(crate) type TopicMarks = std::collections::HashMap<i32, i64>;
 
 /// The current end offset of every partition of `topic`.
 pub(crate) async fn topic_marks(kafka: &KafkaConfig, topic: &str) -> TopicMarks {
@@ -356,7 +338,7 @@ pub(crate) async fn topic_marks(kafka: &KafkaConfig, topic: &str) -> TopicMarks 
 }
 
 /// What `topic` holds after `marks` (from the start for partitions without a mark), up to the
-/// high watermark found on entry.
+/// high watermark found on entry ([`sagaway_e2e::topic::read_topic`], within 90 s).
 pub(crate) async fn read_topic_since(
     kafka: &KafkaConfig,
     topic: &str,
@@ -364,86 +346,12 @@ pub(crate) async fn read_topic_since(
 ) -> Vec<Received> {
     let config = kafka.consumer(&unique("e2e-reader"));
     let (topic, marks) = (topic.to_owned(), marks.clone());
-    tokio::task::spawn_blocking(move || read_topic_blocking(&config, &topic, &marks))
-        .await
-        .expect("topic reader")
-}
-
-fn read_topic_blocking(
-    config: &rdkafka::ClientConfig,
-    topic: &str,
-    marks: &TopicMarks,
-) -> Vec<Received> {
-    use rdkafka::consumer::{BaseConsumer, Consumer as _};
-    use rdkafka::message::{Headers as _, Message as _};
-    use rdkafka::{Offset, TopicPartitionList};
-
-    let timeout = Duration::from_secs(10);
-    let consumer: BaseConsumer = config.create().expect("reader consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .expect("topic metadata");
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    let mut assignment = TopicPartitionList::new();
-    let mut ends = std::collections::HashMap::new();
-    for partition in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, timeout)
-            .expect("watermarks");
-        let start = marks.get(&partition).copied().unwrap_or(low).max(low);
-        if high > start {
-            ends.insert(partition, high);
-            assignment
-                .add_partition_offset(topic, partition, Offset::Offset(start))
-                .expect("assignment");
-        }
-    }
-    let mut received = Vec::new();
-    if ends.is_empty() {
-        return received;
-    }
-    consumer.assign(&assignment).expect("assign");
-    // The embedded broker serves fetches from long partitions slowly (seconds per thousand
-    // records under load), so the reader is patient.
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while !ends.is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "reading {topic}: partitions {ends:?} not read to their end"
-        );
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let message = message.expect("message");
-        let headers = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| {
-                        let value = h.value.map(String::from_utf8_lossy).unwrap_or_default();
-                        (h.key.to_owned(), value.into_owned())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if ends.get(&message.partition()) <= Some(&(message.offset() + 1)) {
-            ends.remove(&message.partition());
-        }
-        received.push(Received {
-            partition: message.partition(),
-            key: message
-                .key()
-                .map(|key| String::from_utf8_lossy(key).into_owned()),
-            headers,
-            payload: message.payload().unwrap_or_default().to_vec(),
-        });
-    }
-    received
+    tokio::task::spawn_blocking(move || {
+        sagaway_e2e::topic::read_topic(&config, &topic, &marks, Duration::from_secs(90))
+            .unwrap_or_else(|err| panic!("{err:#}"))
+    })
+    .await
+    .expect("topic reader")
 }
 
 /// A background task (a publisher or a consumer) that tests stop politely or kill.
