@@ -68,6 +68,7 @@ use std::future::Future;
 use sagaway_contracts::events::{AnyEvent, EventMetadata};
 use sqlx::{Postgres, Transaction};
 
+use crate::config::{ConfigError, Env};
 use crate::outbox::EventHeaders;
 
 pub use consumer::{Consumer, ConsumerConfig, ConsumerError, join_consumer};
@@ -86,6 +87,42 @@ pub mod dlq_headers {
     pub const ATTEMPTS: &str = "dlq-attempts";
     /// The consumer group that gave up on it.
     pub const CONSUMER_GROUP: &str = "dlq-consumer-group";
+}
+
+/// Whether and in which consumer group a service takes part in the saga: the settings every
+/// participant shares, read from `<PREFIX>_SAGA` and `<PREFIX>_CONSUMER_GROUP` (for example
+/// `SAGAWAY_ORDER_SAGA`, `SAGAWAY_ORDER_CONSUMER_GROUP`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participation {
+    /// `<PREFIX>_SAGA` (`true`): consume the saga's events. `false` runs an instance that only
+    /// serves its API, e.g. beside instances that do; the outbox publisher runs either way.
+    pub enabled: bool,
+    /// `<PREFIX>_CONSUMER_GROUP` (the service's name): the consumer group, and the inbox
+    /// namespace, of the events consumed. Instances of one deployment share it.
+    pub consumer_group: String,
+}
+
+impl Participation {
+    /// Taking part, in `consumer_group`.
+    pub fn new(consumer_group: impl Into<String>) -> Self {
+        Self {
+            enabled: true,
+            consumer_group: consumer_group.into(),
+        }
+    }
+
+    /// These settings with `<prefix>_SAGA` and `<prefix>_CONSUMER_GROUP` applied.
+    pub fn from_env(&self, env: &Env, prefix: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            enabled: env.parse(&format!("{prefix}_SAGA"), self.enabled)?,
+            consumer_group: env.string(&format!("{prefix}_CONSUMER_GROUP"), &self.consumer_group),
+        })
+    }
+
+    /// The consumer of `topics` in this group.
+    pub fn consumer(&self, topics: impl IntoIterator<Item = String>) -> ConsumerConfig {
+        ConsumerConfig::new(self.consumer_group.clone(), topics)
+    }
 }
 
 /// A boxed error, the cause a [`HandlerError`] carries.

@@ -27,7 +27,7 @@ use sagaway_contracts::pb::product::{
 use sagaway_contracts::registry::RegistryClient;
 use sagaway_contracts::topics;
 use sagaway_order::saga::SagaConfig;
-use sagaway_platform::inbox::dlq_headers;
+use sagaway_platform::inbox::{Participation, dlq_headers};
 use sagaway_platform::kafka::KafkaConfig;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -73,10 +73,9 @@ impl Saga {
     async fn start() -> Self {
         let kafka = kafka();
         let saga = SagaConfig {
-            consumer_group: unique("e2e-order-saga"),
+            participation: Participation::new(unique("e2e-order-saga")),
             stock_events_topic: unique("e2e.saga.stock"),
             payment_events_topic: unique("e2e.saga.payments"),
-            ..SagaConfig::default()
         };
         let own_topics = [
             saga.stock_events_topic.clone(),
@@ -630,7 +629,7 @@ async fn an_event_about_an_unknown_order_is_retried_then_dead_lettered() {
     assert_eq!(message.header(dlq_headers::ATTEMPTS), Some("5"));
     assert_eq!(
         message.header(dlq_headers::CONSUMER_GROUP),
-        Some(saga.saga.consumer_group.as_str())
+        Some(saga.saga.participation.consumer_group.as_str())
     );
     assert_eq!(
         message.header(dlq_headers::ORIGIN_TOPIC),

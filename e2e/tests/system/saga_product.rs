@@ -30,6 +30,7 @@ use sagaway_contracts::pb::common::Money;
 use sagaway_contracts::pb::product::{self as pb, product_service_client::ProductServiceClient};
 use sagaway_contracts::registry::RegistryClient;
 use sagaway_contracts::topics;
+use sagaway_platform::inbox::Participation;
 use sagaway_platform::kafka::KafkaConfig;
 use sagaway_product::saga::SagaConfig;
 use sqlx::PgPool;
@@ -77,7 +78,7 @@ impl Saga {
         let registry = spawn_registry().await;
         let database_url = fresh_database().await;
         let saga = SagaConfig {
-            consumer_group: unique("e2e-product-saga"),
+            participation: Participation::new(unique("e2e-product-saga")),
             order_events_topic: order_events,
             payment_events_topic: payment_events,
             ..saga

@@ -27,6 +27,7 @@ use sagaway_contracts::pb::user::{self as pb, user_service_client::UserServiceCl
 use sagaway_contracts::registry::RegistryClient;
 use sagaway_contracts::topics;
 use sagaway_platform::identity::Role;
+use sagaway_platform::inbox::Participation;
 use sagaway_platform::kafka::KafkaConfig;
 use sagaway_user::saga::SagaConfig;
 use sqlx::PgPool;
@@ -61,10 +62,9 @@ impl Saga {
     async fn start() -> Self {
         let kafka = kafka();
         let saga = SagaConfig {
-            consumer_group: unique("e2e-user-saga"),
+            participation: Participation::new(unique("e2e-user-saga")),
             stock_events_topic: unique("e2e.saga.stock"),
             order_events_topic: unique("e2e.saga.orders"),
-            ..SagaConfig::default()
         };
         let own_topics = [
             saga.stock_events_topic.clone(),

@@ -54,7 +54,7 @@ use sagaway_contracts::events::{
 };
 use sagaway_contracts::topics;
 use sagaway_platform::config::{ConfigError, Env};
-use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError};
+use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError, Participation};
 use sagaway_platform::outbox;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -66,13 +66,9 @@ use crate::store::{self, OrderRow, PaymentRow, Transition};
 /// The saga's settings.
 #[derive(Debug, Clone)]
 pub struct SagaConfig {
-    /// `SAGAWAY_ORDER_SAGA` (`true`): take part in the order saga (consume stock and payment
-    /// events). `false` runs an instance that only serves the API; the outbox publisher runs
-    /// either way.
-    pub enabled: bool,
-    /// `SAGAWAY_ORDER_CONSUMER_GROUP` (`order-service`): the consumer group (and inbox
-    /// namespace) of the stock and payment events. Instances of one deployment share it.
-    pub consumer_group: String,
+    /// `SAGAWAY_ORDER_SAGA` (`true`) and `SAGAWAY_ORDER_CONSUMER_GROUP` (`order-service`): whether
+    /// the service consumes the saga's events, and in which group.
+    pub participation: Participation,
     /// The topic of the stock events consumed (`sagaway.stock.events`). Not read from the
     /// environment; tests point instances at topics of their own so that concurrent tests do
     /// not answer each other's events.
@@ -84,8 +80,7 @@ pub struct SagaConfig {
 impl Default for SagaConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
-            consumer_group: SERVICE_NAME.to_owned(),
+            participation: Participation::new(SERVICE_NAME),
             stock_events_topic: topics::STOCK_EVENTS.to_owned(),
             payment_events_topic: topics::PAYMENT_EVENTS.to_owned(),
         }
@@ -97,29 +92,24 @@ impl SagaConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         Ok(Self {
-            enabled: env.parse("SAGAWAY_ORDER_SAGA", defaults.enabled)?,
-            consumer_group: env.string("SAGAWAY_ORDER_CONSUMER_GROUP", &defaults.consumer_group),
+            participation: defaults.participation.from_env(env, "SAGAWAY_ORDER")?,
             ..defaults
         })
     }
 
     /// The defaults with the saga turned off: an API-only instance.
     pub fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
-        }
+        let mut config = Self::default();
+        config.participation.enabled = false;
+        config
     }
 
     /// The consumer of the events the saga reacts to.
     pub fn consumer(&self) -> ConsumerConfig {
-        ConsumerConfig::new(
-            self.consumer_group.clone(),
-            [
-                self.stock_events_topic.clone(),
-                self.payment_events_topic.clone(),
-            ],
-        )
+        self.participation.consumer([
+            self.stock_events_topic.clone(),
+            self.payment_events_topic.clone(),
+        ])
     }
 }
 
@@ -420,13 +410,13 @@ mod tests {
     #[test]
     fn the_saga_is_on_in_group_order_service_by_default_and_a_bad_flag_names_its_variable() {
         let config = SagaConfig::from_env(&Env::default()).expect("defaults");
-        assert!(config.enabled);
-        assert_eq!(config.consumer_group, "order-service");
+        assert!(config.participation.enabled);
+        assert_eq!(config.participation.consumer_group, "order-service");
         assert_eq!(
             config.consumer().topics,
             ["sagaway.stock.events", "sagaway.payment.events"]
         );
-        assert!(!SagaConfig::disabled().enabled);
+        assert!(!SagaConfig::disabled().participation.enabled);
         let bad = Env::from_pairs([("SAGAWAY_ORDER_SAGA", "perhaps")]);
         let err = SagaConfig::from_env(&bad).expect_err("refused");
         assert_eq!(err.name, "SAGAWAY_ORDER_SAGA");

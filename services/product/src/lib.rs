@@ -130,7 +130,7 @@ impl Application {
         let shutdown = shutdown.boxed().shared();
         let publisher = tokio::spawn(self.publisher.run(shutdown.clone()));
         let (pool, saga) = self.sweeper;
-        let (consumer, sweeper) = if saga.enabled {
+        let (consumer, sweeper) = if saga.participation.enabled {
             let consumer = self.consumer.run(shutdown.clone());
             let sweeper = saga::expiry::run(pool, saga, shutdown.clone());
             (Some(tokio::spawn(consumer)), Some(tokio::spawn(sweeper)))

@@ -132,7 +132,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let shutdown = shutdown.boxed().shared();
         let publisher = tokio::spawn(self.publisher.run(shutdown.clone()));
-        let consumer = if self.saga.enabled {
+        let consumer = if self.saga.participation.enabled {
             Some(tokio::spawn(self.consumer.run(shutdown.clone())))
         } else {
             tracing::info!("the saga is turned off (SAGAWAY_USER_SAGA=false)");

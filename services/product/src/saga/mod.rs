@@ -50,7 +50,7 @@ use std::time::Duration;
 use sagaway_contracts::events::{AnyEvent, StockReleaseReason};
 use sagaway_contracts::topics;
 use sagaway_platform::config::{ConfigError, Env};
-use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError};
+use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError, Participation};
 use sagaway_platform::money::Currency;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -58,13 +58,9 @@ use uuid::Uuid;
 /// The saga's settings.
 #[derive(Debug, Clone)]
 pub struct SagaConfig {
-    /// `SAGAWAY_PRODUCT_SAGA` (`true`): take part in the order saga (consume order and payment
-    /// events, sweep expired reservations). `false` runs a catalogue-only instance, e.g. beside
-    /// instances that do; the outbox publisher runs either way.
-    pub enabled: bool,
-    /// `SAGAWAY_PRODUCT_CONSUMER_GROUP` (`product-service`): the consumer group (and inbox
-    /// namespace) of the order and payment events. Instances of one deployment share it.
-    pub consumer_group: String,
+    /// `SAGAWAY_PRODUCT_SAGA` (`true`) and `SAGAWAY_PRODUCT_CONSUMER_GROUP` (`product-service`): whether
+    /// the service consumes the saga's events, and in which group.
+    pub participation: Participation,
     /// `SAGAWAY_RESERVATION_TTL_SECS` (`1800`): how long a reservation waits for payment.
     pub reservation_ttl: Duration,
     /// `SAGAWAY_RESERVATION_GRACE_SECS` (`10`): how long past its expiry a reservation is kept
@@ -86,8 +82,7 @@ pub struct SagaConfig {
 impl Default for SagaConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
-            consumer_group: crate::SERVICE_NAME.to_owned(),
+            participation: Participation::new(crate::SERVICE_NAME),
             reservation_ttl: Duration::from_secs(1800),
             reservation_grace: Duration::from_secs(10),
             sweep_interval: Duration::from_millis(1000),
@@ -103,8 +98,7 @@ impl SagaConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         Ok(Self {
-            enabled: env.parse("SAGAWAY_PRODUCT_SAGA", defaults.enabled)?,
-            consumer_group: env.string("SAGAWAY_PRODUCT_CONSUMER_GROUP", &defaults.consumer_group),
+            participation: defaults.participation.from_env(env, "SAGAWAY_PRODUCT")?,
             reservation_ttl: Duration::from_secs(env.parse("SAGAWAY_RESERVATION_TTL_SECS", 1800)?),
             reservation_grace: Duration::from_secs(
                 env.parse("SAGAWAY_RESERVATION_GRACE_SECS", 10)?,
@@ -116,21 +110,17 @@ impl SagaConfig {
 
     /// The defaults with the saga turned off: a catalogue-only instance.
     pub fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
-        }
+        let mut config = Self::default();
+        config.participation.enabled = false;
+        config
     }
 
     /// The consumer of the events the saga answers.
     pub fn consumer(&self) -> ConsumerConfig {
-        ConsumerConfig::new(
-            self.consumer_group.clone(),
-            [
-                self.order_events_topic.clone(),
-                self.payment_events_topic.clone(),
-            ],
-        )
+        self.participation.consumer([
+            self.order_events_topic.clone(),
+            self.payment_events_topic.clone(),
+        ])
     }
 }
 
@@ -186,8 +176,8 @@ mod tests {
         let config = SagaConfig::from_env(&Env::default()).expect("defaults");
         assert_eq!(config.reservation_ttl, Duration::from_secs(1800));
         assert_eq!(config.reservation_grace, Duration::from_secs(10));
-        assert_eq!(config.consumer_group, "product-service");
-        assert!(config.enabled);
+        assert_eq!(config.participation.consumer_group, "product-service");
+        assert!(config.participation.enabled);
         let bad = Env::from_pairs([("SAGAWAY_RESERVATION_TTL_SECS", "soon")]);
         let err = SagaConfig::from_env(&bad).expect_err("refused");
         assert_eq!(err.name, "SAGAWAY_RESERVATION_TTL_SECS");

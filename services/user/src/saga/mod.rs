@@ -53,19 +53,16 @@ pub mod sql;
 use sagaway_contracts::events::{AnyEvent, RefundReason, StockReleaseReason};
 use sagaway_contracts::topics;
 use sagaway_platform::config::{ConfigError, Env};
-use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError};
+use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError, Participation};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 /// The saga's settings.
 #[derive(Debug, Clone)]
 pub struct SagaConfig {
-    /// `SAGAWAY_USER_SAGA` (`true`): take part in the order saga (consume stock and order
-    /// events). `false` runs an accounts-only instance; the outbox publisher runs either way.
-    pub enabled: bool,
-    /// `SAGAWAY_USER_CONSUMER_GROUP` (`user-service`): the consumer group (and inbox
-    /// namespace) of the stock and order events. Instances of one deployment share it.
-    pub consumer_group: String,
+    /// `SAGAWAY_USER_SAGA` (`true`) and `SAGAWAY_USER_CONSUMER_GROUP` (`user-service`): whether
+    /// the service consumes the saga's events, and in which group.
+    pub participation: Participation,
     /// The topic of the stock events consumed (`sagaway.stock.events`). Not read from the
     /// environment; tests point instances at topics of their own so that concurrent tests do
     /// not answer each other's events.
@@ -77,8 +74,7 @@ pub struct SagaConfig {
 impl Default for SagaConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
-            consumer_group: crate::SERVICE_NAME.to_owned(),
+            participation: Participation::new(crate::SERVICE_NAME),
             stock_events_topic: topics::STOCK_EVENTS.to_owned(),
             order_events_topic: topics::ORDER_EVENTS.to_owned(),
         }
@@ -90,29 +86,24 @@ impl SagaConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         Ok(Self {
-            enabled: env.parse("SAGAWAY_USER_SAGA", defaults.enabled)?,
-            consumer_group: env.string("SAGAWAY_USER_CONSUMER_GROUP", &defaults.consumer_group),
+            participation: defaults.participation.from_env(env, "SAGAWAY_USER")?,
             ..defaults
         })
     }
 
     /// The defaults with the saga turned off: an accounts-only instance.
     pub fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
-        }
+        let mut config = Self::default();
+        config.participation.enabled = false;
+        config
     }
 
     /// The consumer of the events the saga answers.
     pub fn consumer(&self) -> ConsumerConfig {
-        ConsumerConfig::new(
-            self.consumer_group.clone(),
-            [
-                self.stock_events_topic.clone(),
-                self.order_events_topic.clone(),
-            ],
-        )
+        self.participation.consumer([
+            self.stock_events_topic.clone(),
+            self.order_events_topic.clone(),
+        ])
     }
 }
 
@@ -155,13 +146,13 @@ mod tests {
     #[test]
     fn the_saga_is_on_in_group_user_service_by_default_and_a_bad_flag_names_its_variable() {
         let config = SagaConfig::from_env(&Env::default()).expect("defaults");
-        assert!(config.enabled);
-        assert_eq!(config.consumer_group, "user-service");
+        assert!(config.participation.enabled);
+        assert_eq!(config.participation.consumer_group, "user-service");
         assert_eq!(
             config.consumer().topics,
             ["sagaway.stock.events", "sagaway.order.events"]
         );
-        assert!(!SagaConfig::disabled().enabled);
+        assert!(!SagaConfig::disabled().participation.enabled);
         let bad = Env::from_pairs([("SAGAWAY_USER_SAGA", "perhaps")]);
         let err = SagaConfig::from_env(&bad).expect_err("refused");
         assert_eq!(err.name, "SAGAWAY_USER_SAGA");
