@@ -133,11 +133,20 @@ async fn render_metrics(State(state): State<AdminState>) -> impl IntoResponse {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains open requests.
+///
+/// Accepted connections get `TCP_NODELAY`: an answer is sent when it is written, not held back
+/// by Nagle's algorithm until the client's delayed ACK (up to 40 ms on Linux) arrives.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "setting TCP_NODELAY failed");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
