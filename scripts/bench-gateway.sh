@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Benchmarks the gateway on this machine and records the results in docs/benchmarks.md: an
-# authenticated `GET /v1/products/{id}` through the gateway (HTTP/1.1 keep-alive, driven by wrk,
-# installed from Debian's packages when missing, and by our own sagaway-loadgen) against the same
-# GetProduct made directly over gRPC (sagaway-grpc-bench --get-product), all closed loop with the
-# same concurrency: requests/s, p50/p99, the latency the gateway adds, and CPU per request of the
-# gateway and of the product service (utime+stime from /proc/PID/stat). The targets are judged
-# on the wrk row; the loadgen row shows whether the client's own cost on the shared cores moves
-# the result (on this machine it did not).
+# authenticated `GET /v1/products/{id}` through the gateway (HTTP/1.1 keep-alive) against the
+# same GetProduct made directly over gRPC (sagaway-grpc-bench --get-product), twice:
 #
-# BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONCURRENCY (16). Release builds; every process,
-# PostgreSQL, Redis and the broker share the machine's cores, unpinned.
+# - closed loop, the same concurrency on both paths: the throughput ceiling of each (the
+#   gateway driven by wrk, installed from Debian's packages when missing, and by our own
+#   sagaway-loadgen, to show whether the client's own cost on the shared cores moves it);
+# - open loop at the same fixed rate on both paths, below both ceilings: the latency the
+#   gateway adds when neither path is queueing (sagaway-loadgen --rate, sagaway-grpc-bench
+#   --rate; latency from each request's scheduled start).
+#
+# Each run also records CPU per request by process: the gateway, the product service, Redis,
+# PostgreSQL (all its processes), and the machine as a whole (/proc/stat), whose remainder is
+# the load generator and the kernel's network work (utime+stime from /proc/PID/stat).
+#
+# BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONCURRENCY (16), BENCH_RATE (1000 requests/s).
+# Release builds; every process, PostgreSQL, Redis and the broker share the machine's cores,
+# unpinned.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -17,6 +24,7 @@ cd "$ROOT"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 WARMUP="${BENCH_WARMUP:-2}"
 CONCURRENCY="${BENCH_CONCURRENCY:-16}"
+RATE="${BENCH_RATE:-1000}"
 RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 RESULTS="$RUN_DIR/bench-gateway.jsonl"
 GATEWAY=http://127.0.0.1:18280
@@ -47,11 +55,14 @@ export RUST_LOG=warn SAGAWAY_SCHEMA_REGISTRY_URL=http://127.0.0.1:18291
 start_process registry "$RELEASE" http://127.0.0.1:18291/health/ready \
   SAGAWAY_HTTP_ADDR=127.0.0.1:18291 SAGAWAY_DATABASE_URL="$PG_URL/sagaway_gwbench_registry"
 "$RELEASE/contracts" register --registry http://127.0.0.1:18291 >"$LOG_DIR/register.log" 2>&1 || fail "contracts register" "$LOG_DIR/register.log"
+# The saga's consumers stay off: their empty fetches (every SAGAWAY_KAFKA_FETCH_WAIT_MS) keep
+# the broker busy on the cores this benchmark measures.
 start_process product "$RELEASE" http://127.0.0.1:19252/health/ready SAGAWAY_GRPC_ADDR=127.0.0.1:18252 \
-  SAGAWAY_DATABASE_URL="$PG_URL/sagaway_gwbench_products" SAGAWAY_SEED_DEMO_CATALOG=true
+  SAGAWAY_DATABASE_URL="$PG_URL/sagaway_gwbench_products" SAGAWAY_SEED_DEMO_CATALOG=true \
+  SAGAWAY_PRODUCT_SAGA=false
 start_process user "$RELEASE" http://127.0.0.1:19253/health/ready SAGAWAY_GRPC_ADDR=127.0.0.1:18253 \
   SAGAWAY_DATABASE_URL="$PG_URL/sagaway_gwbench_users" \
-  SAGAWAY_ADMIN_EMAIL="$ADMIN_EMAIL" SAGAWAY_ADMIN_PASSWORD="$ADMIN_PASSWORD"
+  SAGAWAY_ADMIN_EMAIL="$ADMIN_EMAIL" SAGAWAY_ADMIN_PASSWORD="$ADMIN_PASSWORD" SAGAWAY_USER_SAGA=false
 # Rate limits stay on (their Redis counters are part of every request's cost) but high enough
 # never to refuse the benchmark; the order service is not started (readiness is not awaited).
 SAGAWAY_HTTP_ADDR=127.0.0.1:18280 SAGAWAY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
@@ -73,20 +84,31 @@ PRODUCT_ID=$(curl -fsS "$GATEWAY/v1/products?page_size=1" -H "authorization: Bea
 info "product $PRODUCT_ID"
 
 TICKS=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$PID_DIR/$1.pid")/stat"; }
+pid_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_ticks() { pid_ticks "$(cat "$PID_DIR/$1.pid")"; }
+redis_ticks() { pid_ticks "$(pgrep -o -x redis-server)"; }
+postgres_ticks() {
+  local total=0 pid
+  for pid in $(pgrep -u postgres); do total=$((total + $(pid_ticks "$pid"))); done
+  echo "$total"
+}
+# Busy ticks of the whole machine: user, nice, system, irq, softirq (not idle, iowait, steal).
+machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+seconds_of() { echo "$(($1 * 1000 / TICKS))e-3"; }
 
-# Runs one load ($2...), recording requests/s, latency and CPU seconds of the gateway and the
-# product service over the whole run (warm-up included, so CPU is divided by requests/s times
-# the whole run's length).
+# Runs one load ($2...), recording requests/s, latency and the CPU seconds of each process over
+# the whole run (warm-up included, so CPU is divided by requests/s times the whole run's length).
 bench() {
   local name=$1
   shift
   info "$name"
-  local gateway_before product_before line gateway_after product_after
-  gateway_before=$(cpu_ticks gateway); product_before=$(cpu_ticks product)
+  local before after line
+  before="$(cpu_ticks gateway) $(cpu_ticks product) $(redis_ticks) $(postgres_ticks) $(machine_ticks)"
   line=$("$@") || fail "load ($name)"
-  gateway_after=$(cpu_ticks gateway); product_after=$(cpu_ticks product)
-  echo "{\"scenario\":\"$name\",\"warmup\":$WARMUP,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"gateway_cpu_s\":$(((gateway_after - gateway_before) * 1000 / TICKS))e-3,\"product_cpu_s\":$(((product_after - product_before) * 1000 / TICKS))e-3,${line#\{}" \
+  after="$(cpu_ticks gateway) $(cpu_ticks product) $(redis_ticks) $(postgres_ticks) $(machine_ticks)"
+  read -r g0 p0 r0 q0 m0 <<<"$before"
+  read -r g1 p1 r1 q1 m1 <<<"$after"
+  echo "{\"scenario\":\"$name\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"gateway_cpu_s\":$(seconds_of $((g1 - g0))),\"product_cpu_s\":$(seconds_of $((p1 - p0))),\"redis_cpu_s\":$(seconds_of $((r1 - r0))),\"postgres_cpu_s\":$(seconds_of $((q1 - q0))),\"machine_cpu_s\":$(seconds_of $((m1 - m0))),${line#\{}" \
     | tee -a "$RESULTS" | sed 's/^/      /'
 }
 
@@ -106,27 +128,42 @@ errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 print(json.dumps({
     "generator": "wrk",
+    "mode": "closed loop",
     "concurrency": int(sys.argv[1]),
     "seconds": float(sys.argv[2]),
+    "warmup": float(sys.argv[3]),
     "requests": requests,
     "errors": (int(errors.group(1)) if errors else 0) + (sum(map(int, socket.groups())) if socket else 0),
     "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1)),
     "p50_ms": ms(dist["50"]), "p90_ms": ms(dist["90"]), "p99_ms": ms(dist["99"]),
     "max_ms": ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", text).group(1)),
-}))' "$CONCURRENCY" "$SECONDS_PER_RUN"
+}))' "$CONCURRENCY" "$SECONDS_PER_RUN" "$WARMUP"
 }
 
 : >"$RESULTS"
-step "GET /v1/products/{id} through the gateway with wrk ($CONCURRENCY connections, closed loop, $SECONDS_PER_RUN s after $WARMUP s)"
+# Anything else busy on the machine (a running system, another benchmark, a build) skews every
+# figure below: measure it first and say so.
+idle_before=$(machine_ticks); sleep 2; idle_busy=$(( (($(machine_ticks) - idle_before) * 100) / (2 * TICKS) ))
+info "machine busy before the runs: ${idle_busy}% of one core"
+[ "$idle_busy" -le 10 ] || info "WARNING: something else is using the CPU; the figures will be low"
+echo "{\"scenario\":\"idle\",\"busy_percent_of_a_core\":$idle_busy}" >>"$RESULTS"
+step "Throughput: GET /v1/products/{id} through the gateway with wrk ($CONCURRENCY connections, closed loop, $SECONDS_PER_RUN s after $WARMUP s)"
 bench "gateway" wrk_load "$GATEWAY/v1/products/$PRODUCT_ID" "authorization: Bearer $TOKEN"
 
 step "The same through the gateway with sagaway-loadgen (a Rust client: more of the shared CPU)"
 bench "gateway (sagaway-loadgen)" "$RELEASE/sagaway-loadgen" --url "$GATEWAY/v1/products/$PRODUCT_ID" \
   --header "authorization: Bearer $TOKEN" --concurrency "$CONCURRENCY" \
   --duration "$SECONDS_PER_RUN" --warmup "$WARMUP"
-step "GetProduct directly over gRPC (same concurrency and length)"
+step "Throughput: GetProduct directly over gRPC (same concurrency and length)"
 bench "direct gRPC" "$RELEASE/sagaway-grpc-bench" --product http://127.0.0.1:18252 \
   --get-product "$PRODUCT_ID" --concurrency "$CONCURRENCY" --duration "$SECONDS_PER_RUN" --warmup "$WARMUP"
+
+step "Added latency: both paths at $RATE requests/s (open loop, $SECONDS_PER_RUN s after $WARMUP s)"
+bench "gateway, open loop" "$RELEASE/sagaway-loadgen" --url "$GATEWAY/v1/products/$PRODUCT_ID" \
+  --header "authorization: Bearer $TOKEN" --rate "$RATE" \
+  --duration "$SECONDS_PER_RUN" --warmup "$WARMUP"
+bench "direct gRPC, open loop" "$RELEASE/sagaway-grpc-bench" --product http://127.0.0.1:18252 \
+  --get-product "$PRODUCT_ID" --rate "$RATE" --duration "$SECONDS_PER_RUN" --warmup "$WARMUP"
 
 step "Recording in docs/benchmarks.md"
 "$VENV/bin/python" "$ROOT/scripts/bench_report.py" gateway "$RESULTS" "$ROOT/docs/benchmarks.md" 2>/dev/null \

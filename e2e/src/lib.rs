@@ -2,13 +2,14 @@
 //!
 //! - `tests/system/`: every process started on port 0 against real PostgreSQL, Redis and the
 //!   broker; `python/`: the same system read from another language.
-//! - `src/bin/sagaway-loadgen.rs`: a closed-loop HTTP load generator (fixed concurrency,
-//!   latency percentiles, optional unique body per request) used by `scripts/bench-*.sh`.
+//! - `src/bin/sagaway-loadgen.rs` (HTTP) and `src/bin/sagaway-grpc-bench.rs` (direct gRPC):
+//!   the load generators of `scripts/bench-*.sh`, closed or open loop ([`load`]).
 //! - `src/bin/hello-axum.rs`: the axum hello-world the benchmarks use as their ceiling.
 //! - [`saga`]: the saga workload and the invariant checker, run by `src/bin/sagaway-saga.rs`
 //!   (`scripts/drill.sh`, `scripts/bench-saga.sh`) and by the randomized workload test.
 //! - [`topic`]: reading a topic back to its current end, for the tests and the checker.
 
+pub mod load;
 pub mod saga;
 pub mod topic;
 
