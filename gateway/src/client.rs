@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::{Buf as _, BufMut as _, Bytes};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
@@ -99,15 +100,13 @@ impl Backend {
     /// Calls `path` (`/package.Service/Method`) with an encoded request.
     pub async fn unary(
         &self,
-        path: &str,
+        path: &PathAndQuery,
         request: Request<Bytes>,
     ) -> Result<Response<Bytes>, Status> {
         let channel = self
             .channel()
             .ok_or_else(|| Status::unavailable(format!("backend {} has no address", self.name)))?;
-        let path = path
-            .parse()
-            .map_err(|_| Status::internal(format!("bad method path {path}")))?;
+        let path = path.clone();
         let mut grpc = tonic::client::Grpc::new(channel);
         grpc.ready()
             .await

@@ -53,6 +53,11 @@ pub struct Config {
     /// `SAGAWAY_RATE_LIMIT_NAMESPACE` (`sagaway`): prefix of the counters in Redis; gateways
     /// sharing it share their counts.
     pub rate_limit_namespace: String,
+    /// `SAGAWAY_RATE_LIMIT_SYNC_MS` (100; 0 counts every request in Redis): requests are
+    /// counted in-process and added to the shared counters in Redis this often, so that a
+    /// request costs no round trip. One gateway counts exactly; several may together admit up
+    /// to one interval's worth of the others' requests beyond a limit (`ratelimit`).
+    pub rate_limit_sync: Duration,
     /// Request size limits and CORS.
     pub protection: Protection,
     /// `SAGAWAY_GATEWAY_HEALTH_TIMEOUT_MS` (500): how long `/health/ready` waits for each
@@ -115,6 +120,11 @@ pub struct AuthConfig {
     /// `SAGAWAY_SESSION_TTL_SECS` (604800, 7 days): a session's idle lifetime, renewed by every
     /// refresh.
     pub session_ttl: Duration,
+    /// `SAGAWAY_SESSION_CACHE_MS` (2000; 0 is off): how long a session found live in Redis is
+    /// believed live without asking again. Revocations reach every gateway at once through
+    /// Redis pub/sub (`auth::live`), so this bounds only sessions deleted behind the gateways'
+    /// back.
+    pub session_cache: Duration,
 }
 
 impl AuthConfig {
@@ -144,6 +154,7 @@ impl AuthConfig {
             audience: env.string("SAGAWAY_JWT_AUDIENCE", "sagaway-api"),
             leeway: secs("SAGAWAY_JWT_LEEWAY_SECS", 30)?,
             session_ttl: secs("SAGAWAY_SESSION_TTL_SECS", 7 * 24 * 3600)?,
+            session_cache: Duration::from_millis(env.parse("SAGAWAY_SESSION_CACHE_MS", 2000)?),
         })
     }
 }
@@ -205,6 +216,7 @@ impl Config {
                 env.parse("SAGAWAY_RATE_LIMIT_WINDOW_SECS", 60)?,
             ),
             rate_limit_namespace: env.string("SAGAWAY_RATE_LIMIT_NAMESPACE", "sagaway"),
+            rate_limit_sync: millis("SAGAWAY_RATE_LIMIT_SYNC_MS", 100)?,
             protection: Protection::from_env(env)?,
             health_timeout: millis("SAGAWAY_GATEWAY_HEALTH_TIMEOUT_MS", 500)?,
         })

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::uri::PathAndQuery;
 use bytes::Bytes;
 use prost::Message as _;
 use sagaway_platform::admin::Readiness;
@@ -41,10 +42,13 @@ pub async fn check(backend: Arc<Backend>, timeout: Duration) -> Result<(), Strin
     // An empty HealthCheckRequest encodes to no bytes.
     let mut request = tonic::Request::new(Bytes::new());
     request.set_timeout(timeout);
-    let reply = tokio::time::timeout(timeout, backend.unary(HEALTH_CHECK, request))
-        .await
-        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
-        .map_err(|status| format!("{:?}", status.code()))?;
+    let reply = tokio::time::timeout(
+        timeout,
+        backend.unary(&PathAndQuery::from_static(HEALTH_CHECK), request),
+    )
+    .await
+    .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+    .map_err(|status| format!("{:?}", status.code()))?;
     let status = HealthCheckResponse::decode(reply.into_inner())
         .map_err(|err| format!("undecodable health answer: {err}"))?
         .status;

@@ -6,15 +6,16 @@
 //! backend with a generic client ([`client`]); failures become JSON `google.rpc.Status` bodies
 //! in one place ([`error`]). [`headers`] keeps the request id and strips forged identity headers.
 //! [`openapi`] generates `/openapi.json` from the same routes. [`idempotency`] replays answers
-//! to a repeated `Idempotency-Key` and [`ratelimit`] counts requests per IP and per user, both
-//! in Redis through [`store`].
+//! to a repeated `Idempotency-Key` (in Redis through [`store`]) and [`ratelimit`] counts
+//! requests per IP and per user, in-process and synced to Redis, or in Redis per request.
 //! [`protect`] limits body and header sizes and applies CORS; [`observe`] counts and times every
 //! request per route template and writes the access log. It also answers `/health/live`,
 //! `/health/ready` (Redis and every backend's gRPC health, [`health`]), `/metrics` and `/docs`
 //! ([`docs`]).
 //! [`auth`] serves register, login, refresh, logout and the JWK Set, and guards every `/v1/`
-//! route: a bearer token bound to a live Redis session becomes an [`Identity`] extension, which
-//! the transcoder forwards as gRPC metadata.
+//! route: a bearer token bound to a live Redis session (remembered briefly in-process, every
+//! revocation reaching every gateway over Redis pub/sub) becomes an [`Identity`] extension,
+//! which the transcoder forwards as gRPC metadata.
 
 pub mod auth;
 pub mod client;
@@ -47,12 +48,14 @@ use sagaway_platform::admin::{self, Readiness};
 use sagaway_platform::identity::Identity;
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 
 pub use config::{AuthConfig, Config, ExtraBackend, Protection, RouteTimeout};
 
 use crate::auth::Auth;
 use crate::auth::guard::{self, Guard};
 use crate::auth::keys::KeySet;
+use crate::auth::live::SessionCache;
 use crate::auth::sessions::Sessions;
 use crate::auth::tokens::Tokens;
 use crate::client::Backend;
@@ -116,7 +119,10 @@ impl Application {
                 per_ip: config.rate_limit_per_ip,
                 per_user: config.rate_limit_per_user,
                 window: config.rate_limit_window,
-                namespace: config.rate_limit_namespace.clone(),
+                namespace: config.rate_limit_namespace.as_str().into(),
+                local: (!config.rate_limit_sync.is_zero())
+                    .then(|| Arc::new(ratelimit::LocalCounts::default())),
+                sync: config.rate_limit_sync,
             },
             identity: None,
             protection: config.protection.clone(),
@@ -155,9 +161,18 @@ impl Application {
             self.health_timeout,
         );
         let cors = protect::cors(&self.protection.cors_allowed_origins)?;
+        // Background work for as long as the gateway serves: revocations for the session cache,
+        // and the in-process rate-limit counts into Redis.
+        let revocations = tokio::spawn(auth::live::listen(
+            self.redis.clone(),
+            Arc::clone(self.auth.sessions.cache()),
+        ));
+        let syncer = tokio::spawn(self.limiter.clone().sync_forever());
         let mut document = openapi::document(&self.transcoder.routes);
         auth::openapi::describe(&mut document);
         let document = Arc::new(document);
+        // Each stack below is one `Router::layer` call: axum boxes the service once per call,
+        // so composing with `ServiceBuilder` (outermost first) saves allocations per request.
         let transcoding = Router::new()
             .route(
                 "/openapi.json",
@@ -166,23 +181,26 @@ impl Application {
             .route("/docs", get(docs::page))
             .fallback(transcode::handle)
             .with_state(Arc::clone(&self.transcoder))
-            // Innermost first: idempotency and the per-user limit need the guard's identity.
-            .layer(from_fn_with_state(
-                self.idempotency.clone(),
-                idempotency::idempotent,
-            ))
-            .layer(from_fn_with_state(
-                self.limiter.clone(),
-                ratelimit::per_user,
-            ))
-            .layer(from_fn_with_state(
-                Guard {
-                    auth: Arc::clone(&self.auth),
-                    transcoder: Arc::clone(&self.transcoder),
-                    limiter: self.limiter.clone(),
-                },
-                guard::authenticate,
-            ));
+            // Idempotency and the per-user limit need the guard's identity.
+            .layer(
+                ServiceBuilder::new()
+                    .layer(from_fn_with_state(
+                        Guard {
+                            auth: Arc::clone(&self.auth),
+                            transcoder: Arc::clone(&self.transcoder),
+                            limiter: self.limiter.clone(),
+                        },
+                        guard::authenticate,
+                    ))
+                    .layer(from_fn_with_state(
+                        self.limiter.clone(),
+                        ratelimit::per_user,
+                    ))
+                    .layer(from_fn_with_state(
+                        self.idempotency.clone(),
+                        idempotency::idempotent,
+                    )),
+            );
         let api = auth::router(Arc::clone(&self.auth))
             .merge(transcoding)
             .layer(from_fn_with_state(self.limiter.clone(), ratelimit::per_ip));
@@ -190,27 +208,35 @@ impl Application {
         if let Some(identity) = self.identity.clone() {
             router = router.layer(Extension(identity));
         }
-        // Outermost last: the request id first, then metrics and the access log see everything,
-        // CORS answers preflights, and the limits run before any handler reads the body.
-        let router = router
-            .layer(axum::middleware::from_fn(headers::strip_identity))
-            .layer(from_fn_with_state(self.protection.clone(), protect::limit))
-            // The limit above is the one enforced; axum's own 2 MiB default would cap it.
-            .layer(axum::extract::DefaultBodyLimit::disable());
-        let router = match cors {
-            Some(cors) => router.layer(cors),
-            None => router,
-        };
-        let router = router
-            .layer(from_fn_with_state(
-                Arc::clone(&self.transcoder),
-                observe::observe,
-            ))
-            .layer(axum::middleware::from_fn(headers::request_id));
+        // The request id first, then metrics and the access log see everything, CORS answers
+        // preflights, and the limits run before any handler reads the body.
+        let router = router.layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(headers::request_id))
+                .layer(from_fn_with_state(
+                    Arc::clone(&self.transcoder),
+                    observe::observe,
+                ))
+                .option_layer(cors)
+                // The limit below is the one enforced; axum's own 2 MiB default would cap it.
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(from_fn_with_state(
+                    Arc::new(self.protection.clone()),
+                    protect::limit,
+                ))
+                .layer(axum::middleware::from_fn(headers::strip_identity)),
+        );
         tracing::info!(service = SERVICE_NAME, http = %self.addr(), "listening");
-        admin::serve(self.listener, router, shutdown)
+        let served = admin::serve(self.listener, router, shutdown)
             .await
-            .context("gateway HTTP server")
+            .context("gateway HTTP server");
+        revocations.abort();
+        syncer.abort();
+        // The counts of the last interval still go to Redis (best effort: Redis may be gone).
+        if let Err(error) = self.limiter.sync_once().await {
+            tracing::debug!(error = %error, "last rate-limit sync failed");
+        }
+        served
     }
 }
 
@@ -279,7 +305,11 @@ fn build_auth(config: &Config, store: &Store) -> anyhow::Result<Auth> {
     .with_context(|| format!("SAGAWAY_USER_URL={:?}", config.user_url))?;
     Ok(Auth {
         tokens: Tokens::new(keys, &config.auth),
-        sessions: Sessions::new(store.clone(), config.auth.session_ttl),
+        sessions: Sessions::new(
+            store.clone(),
+            config.auth.session_ttl,
+            Arc::new(SessionCache::new(config.auth.session_cache)),
+        ),
         users: Arc::new(users),
         pool: DescriptorPool::decode(sagaway_contracts::pb::FILE_DESCRIPTOR_SET)
             .context("decoding the built-in descriptor set")?,

@@ -1,16 +1,20 @@
 //! What operators see of each request: a counter and a latency histogram per route template,
 //! method and status in `/metrics`, and one structured access-log line per request.
+//!
+//! A transcoded route keeps its metric handles ([`RouteMetrics`]), one pair per status it has
+//! answered, so its requests build no label strings and skip the recorder's lookup.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 
 use crate::headers::REQUEST_ID;
-use crate::routes::Lookup;
+use crate::routes::{Lookup, Route, resolve};
 use crate::transcode::Transcoder;
 
 /// Requests answered, by `route`, `method` and `status`.
@@ -41,62 +45,89 @@ pub struct Access<'a> {
     pub user_id: Option<uuid::Uuid>,
 }
 
+/// The `route` label of a request, and where its metrics go.
+enum Label {
+    /// One of the gateway's own routes (axum's matched path).
+    Own(MatchedPath),
+    /// A transcoded route, with its own metric handles.
+    Route(Arc<Route>),
+    /// No route.
+    Unmatched,
+}
+
+impl Label {
+    fn as_str(&self) -> &str {
+        match self {
+            Label::Own(matched) => matched.as_str(),
+            Label::Route(route) => route.template.as_str(),
+            Label::Unmatched => UNMATCHED,
+        }
+    }
+}
+
 /// Records metrics and the access log for every request.
 pub async fn observe(
     State(transcoder): State<Arc<Transcoder>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = route_label(&transcoder, &request);
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let label = match request.extensions().get::<MatchedPath>() {
+        Some(matched) => Label::Own(matched.clone()),
+        None => match resolve(&transcoder.routes, &mut request) {
+            Lookup::Found(route, _) => Label::Route(Arc::clone(route)),
+            Lookup::WrongMethod(_) | Lookup::NotFound => Label::Unmatched,
+        },
+    };
+    let request_id = request.headers().get(REQUEST_ID).cloned();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let access = Access {
         method: &method,
-        route: &route,
+        route: label.as_str(),
         status: response.status().as_u16(),
         latency_ms: elapsed.as_secs_f64() * 1000.0,
-        request_id: &request_id,
+        request_id: request_id
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default(),
         user_id: response
             .extensions()
             .get::<AuthenticatedUser>()
             .map(|user| user.0),
     };
-    record(&access, elapsed.as_secs_f64());
+    match &label {
+        Label::Route(route) => route.metrics.record(access.status, elapsed.as_secs_f64()),
+        Label::Own(_) | Label::Unmatched => count(&access, elapsed.as_secs_f64()),
+    }
+    log(&access);
     response
-}
-
-/// The template a request matched: axum's own routes, else the transcoded route table.
-fn route_label(transcoder: &Transcoder, request: &Request) -> String {
-    if let Some(matched) = request.extensions().get::<MatchedPath>() {
-        return matched.as_str().to_owned();
-    }
-    match transcoder
-        .routes
-        .lookup(request.method(), request.uri().path())
-    {
-        Lookup::Found(route, _) => route.template.as_str().to_owned(),
-        Lookup::WrongMethod(_) | Lookup::NotFound => UNMATCHED.to_owned(),
-    }
 }
 
 /// Counts the request, observes its latency and writes the access-log line.
 pub fn record(access: &Access<'_>, seconds: f64) {
-    let labels = [
-        ("route", access.route.to_owned()),
-        ("method", access.method.as_str().to_owned()),
-        ("status", access.status.to_string()),
-    ];
+    count(access, seconds);
+    log(access);
+}
+
+fn labels(route: &str, method: &str, status: u16) -> [(&'static str, String); 3] {
+    [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ]
+}
+
+/// Counts and times the request through the recorder's label lookup.
+fn count(access: &Access<'_>, seconds: f64) {
+    let labels = labels(access.route, access.method.as_str(), access.status);
     metrics::counter!(REQUESTS, &labels).increment(1);
     metrics::histogram!(DURATION, &labels).record(seconds);
-    let user_id = access.user_id.map(|id| id.to_string());
+}
+
+/// The access-log line (its fields are only formatted when the line is written).
+fn log(access: &Access<'_>) {
     tracing::info!(
         target: "sagaway_gateway::access",
         method = access.method.as_str(),
@@ -104,9 +135,65 @@ pub fn record(access: &Access<'_>, seconds: f64) {
         status = access.status,
         latency_ms = access.latency_ms,
         request_id = access.request_id,
-        user_id = user_id.as_deref(),
+        user_id = access.user_id.as_ref().map(tracing::field::display),
         "request"
     );
+}
+
+/// The request counter and latency histogram of one route template and method, registered per
+/// status on first use.
+pub struct RouteMetrics {
+    route: String,
+    method: String,
+    by_status: RwLock<Vec<(u16, Counter, Histogram)>>,
+}
+
+impl std::fmt::Debug for RouteMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteMetrics")
+            .field("route", &self.route)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouteMetrics {
+    /// No handles yet: they are registered with the recorder of the first request's time.
+    pub fn new(route: &str, method: &Method) -> Self {
+        Self {
+            route: route.to_owned(),
+            method: method.as_str().to_owned(),
+            by_status: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Counts one request answered with `status` and observes its latency.
+    pub fn record(&self, status: u16, seconds: f64) {
+        let known = self
+            .by_status
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, counter, histogram)) = known.iter().find(|(s, _, _)| *s == status) {
+            counter.increment(1);
+            histogram.record(seconds);
+            return;
+        }
+        drop(known);
+        let labels = labels(&self.route, &self.method, status);
+        let (counter, histogram) = (
+            metrics::counter!(REQUESTS, &labels),
+            metrics::histogram!(DURATION, &labels),
+        );
+        counter.increment(1);
+        histogram.record(seconds);
+        let mut known = self
+            .by_status
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !known.iter().any(|(s, _, _)| *s == status) {
+            known.push((status, counter, histogram));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! and the CORS policy for browser callers.
 
 use std::error::Error as _;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -16,7 +17,11 @@ use crate::error::GatewayError;
 
 /// Refuses oversized header sets (431) and bodies (413); the body is read here, once, so every
 /// handler behind sees a complete body within the limit.
-pub async fn limit(State(limits): State<Protection>, request: Request, next: Next) -> Response {
+pub async fn limit(
+    State(limits): State<Arc<Protection>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
     if headers.len() > limits.max_headers {
         let message = format!("more than {} request headers", limits.max_headers);

@@ -1,10 +1,16 @@
 //! The route table, built at start-up from the `google.api.http` options of every method in
 //! the backends' descriptor sets (including `additional_bindings`); no handler is written per RPC.
+//!
+//! A request's route is looked up once, by the first layer that needs it ([`resolve`]), and
+//! travels with the request as a [`Lookup`] extension: the metrics label, the auth guard and
+//! the transcoder all read that one answer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::Request;
 use axum::http::Method;
+use axum::http::uri::PathAndQuery;
 use prost_reflect::{DynamicMessage, MethodDescriptor, ServiceDescriptor, Value};
 
 use crate::client::Backend;
@@ -29,24 +35,17 @@ pub struct Route {
     /// The method's own deadline (`SAGAWAY_GATEWAY_ROUTE_TIMEOUTS`), replacing the gateway-wide
     /// one; a client may lower it, never raise it.
     pub deadline: Option<Duration>,
-}
-
-impl Route {
-    /// The gRPC path, `/package.Service/Method`.
-    pub fn grpc_path(&self) -> String {
-        format!(
-            "/{}/{}",
-            self.rpc.parent_service().full_name(),
-            self.rpc.name()
-        )
-    }
+    /// The gRPC path, `/package.Service/Method`, built once.
+    pub grpc_path: PathAndQuery,
+    /// Requests answered and their latency, by status (see `observe`).
+    pub metrics: crate::observe::RouteMetrics,
 }
 
 /// What a request's method and path lead to.
-#[derive(Debug)]
-pub enum Lookup<'a> {
+#[derive(Debug, Clone)]
+pub enum Lookup {
     /// A route and the variables its template bound.
-    Found(&'a Route, Bindings),
+    Found(Arc<Route>, Bindings),
     /// The path is known, but only for these methods.
     WrongMethod(Vec<Method>),
     /// No route has this path.
@@ -78,7 +77,7 @@ pub enum RouteError {
 /// Every route, most specific template first.
 #[derive(Debug, Default)]
 pub struct RouteTable {
-    routes: Vec<Route>,
+    routes: Vec<Arc<Route>>,
 }
 
 impl RouteTable {
@@ -153,7 +152,13 @@ impl RouteTable {
             rpc: rpc.full_name().to_owned(),
             source,
         })?;
-        self.routes.push(Route {
+        let grpc_path = format!("/{}/{}", rpc.parent_service().full_name(), rpc.name());
+        let grpc_path = PathAndQuery::try_from(grpc_path).map_err(|_| RouteError::Method {
+            rpc: rpc.full_name().to_owned(),
+            kind: "(not a valid gRPC path)".to_owned(),
+        })?;
+        let metrics = crate::observe::RouteMetrics::new(template.as_str(), &method);
+        self.routes.push(Arc::new(Route {
             method,
             template,
             rpc: rpc.clone(),
@@ -161,19 +166,21 @@ impl RouteTable {
             response_body: text("response_body"),
             backend: Arc::clone(backend),
             deadline: None,
-        });
+            grpc_path,
+            metrics,
+        }));
         Ok(())
     }
 
     /// The route for `method` and `path`, or why there is none.
-    pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
+    pub fn lookup(&self, method: &Method, path: &str) -> Lookup {
         let mut allowed = Vec::new();
         for route in &self.routes {
             let Some(bindings) = route.template.matches(path) else {
                 continue;
             };
             if route.method == method {
-                return Lookup::Found(route, bindings);
+                return Lookup::Found(Arc::clone(route), bindings);
             }
             if !allowed.contains(&route.method) {
                 allowed.push(route.method.clone());
@@ -199,6 +206,8 @@ impl RouteTable {
             let mut found = false;
             for route in &mut self.routes {
                 if route.rpc.full_name() == timeout.method {
+                    // Only at start-up, before any request holds a route.
+                    let route = Arc::get_mut(route).ok_or("routes are already in use")?;
                     route.deadline = Some(timeout.timeout);
                     found = true;
                 }
@@ -233,14 +242,27 @@ impl RouteTable {
                     "{} {} -> {}",
                     r.method,
                     r.template.as_str(),
-                    &r.grpc_path()[1..]
+                    &r.grpc_path.as_str()[1..]
                 )
             })
             .collect()
     }
 
     /// The routes, most specific first.
-    pub fn routes(&self) -> &[Route] {
+    pub fn routes(&self) -> &[Arc<Route>] {
         &self.routes
     }
+}
+
+/// The request's [`Lookup`]: the one an outer layer already put on it, else looked up now and
+/// put on it for the layers inside (the transcoder takes it off again).
+pub fn resolve<'r>(table: &RouteTable, request: &'r mut Request) -> &'r Lookup {
+    if request.extensions().get::<Lookup>().is_none() {
+        let lookup = table.lookup(request.method(), request.uri().path());
+        request.extensions_mut().insert(lookup);
+    }
+    request
+        .extensions()
+        .get::<Lookup>()
+        .unwrap_or(&Lookup::NotFound)
 }

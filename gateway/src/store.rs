@@ -7,11 +7,15 @@ use std::sync::Arc;
 use redis::aio::ConnectionManager;
 use tokio::sync::OnceCell;
 
-/// A cheap-to-clone handle on the shared connection.
+/// A cheap-to-clone handle on the shared connection (middleware state is cloned per request).
 #[derive(Clone)]
 pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     client: redis::Client,
-    connection: Arc<OnceCell<ConnectionManager>>,
+    connection: OnceCell<ConnectionManager>,
 }
 
 impl std::fmt::Debug for Store {
@@ -24,8 +28,10 @@ impl Store {
     /// A store on `client`, not connected yet.
     pub fn new(client: redis::Client) -> Self {
         Self {
-            client,
-            connection: Arc::new(OnceCell::new()),
+            shared: Arc::new(Shared {
+                client,
+                connection: OnceCell::new(),
+            }),
         }
     }
 
@@ -36,8 +42,10 @@ impl Store {
 
     /// The connection, opened on first use.
     pub async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        self.connection
-            .get_or_try_init(|| ConnectionManager::new(self.client.clone()))
+        let shared = &self.shared;
+        shared
+            .connection
+            .get_or_try_init(|| ConnectionManager::new(shared.client.clone()))
             .await
             .cloned()
     }

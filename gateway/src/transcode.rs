@@ -53,12 +53,18 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
 
 impl Transcoder {
     async fn transcode(&self, request: Request) -> Result<Response, GatewayError> {
-        let (parts, body) = request.into_parts();
-        let (route, bindings) = match self.routes.lookup(&parts.method, parts.uri.path()) {
+        let (mut parts, body) = request.into_parts();
+        // Looked up by an outer layer (`routes::resolve`); looked up here only when called alone.
+        let lookup = match parts.extensions.remove::<Lookup>() {
+            Some(lookup) => lookup,
+            None => self.routes.lookup(&parts.method, parts.uri.path()),
+        };
+        let (route, bindings) = match lookup {
             Lookup::Found(route, bindings) => (route, bindings),
             Lookup::WrongMethod(allowed) => return Err(GatewayError::MethodNotAllowed(allowed)),
             Lookup::NotFound => return Err(GatewayError::no_route()),
         };
+        let route = &*route;
         let deadline = self.deadline(route, &parts.headers)?;
         // Already read and limited by `protect::limit`; this only takes the buffered bytes.
         let body = axum::body::to_bytes(body, usize::MAX)
@@ -127,15 +133,15 @@ impl Transcoder {
             1
         };
         let started = Instant::now();
-        let path = route.grpc_path();
         for attempt in 1..=attempts {
             let remaining = deadline.saturating_sub(started.elapsed());
             let mut request =
                 tonic::Request::from_parts(metadata.clone(), Default::default(), payload.clone());
             request.set_timeout(remaining);
-            let outcome = tokio::time::timeout(remaining, route.backend.unary(&path, request))
-                .await
-                .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded")));
+            let outcome =
+                tokio::time::timeout(remaining, route.backend.unary(&route.grpc_path, request))
+                    .await
+                    .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded")));
             match outcome {
                 Ok(reply) => return Ok(reply.into_inner()),
                 Err(status) if status.code() == Code::Unavailable && attempt < attempts => {

@@ -11,9 +11,10 @@ use sagaway_gateway::auth::keys::JwtAlgorithm;
 use sagaway_platform::config::Secret;
 use serde_json::{Value, json};
 
-use crate::helpers::{Running, fresh_database, spawn_product_service, spawn_user_service};
+use crate::helpers::{Running, fresh_database, spawn_product_service, spawn_user_service, unique};
 
 mod attacks;
+mod fleet;
 mod protection;
 
 const ADMIN_EMAIL: &str = "root@sagaway.test";
@@ -73,6 +74,44 @@ struct System {
     base: String,
     signer: Signer,
     kid: String,
+    /// What another gateway needs to share this one's keys, backends and counters.
+    shared: Shared,
+}
+
+/// The settings gateways of one system share.
+#[derive(Clone)]
+struct Shared {
+    pem: String,
+    algorithm: JwtAlgorithm,
+    user_url: String,
+    product_url: String,
+    namespace: String,
+}
+
+impl Shared {
+    fn apply(&self, config: &mut sagaway_gateway::Config) {
+        config.user_url = self.user_url.clone();
+        config.product_url = self.product_url.clone();
+        config.auth.signing_key = Some(Secret::new(self.pem.clone()));
+        config.auth.algorithm = self.algorithm;
+        config.rate_limit_namespace = self.namespace.clone();
+    }
+
+    /// A gateway with these settings, then `configure`'s.
+    async fn spawn_gateway(
+        &self,
+        configure: impl FnOnce(&mut sagaway_gateway::Config) + Send + 'static,
+    ) -> Running {
+        let settings = self.clone();
+        crate::helpers::spawn_gateway_with(
+            move |config| {
+                settings.apply(config);
+                configure(config);
+            },
+            None,
+        )
+        .await
+    }
 }
 
 /// An HTTP answer: status and JSON body.
@@ -132,18 +171,14 @@ impl System {
                 (TEST_RSA_KEY.to_owned(), Signer::Rsa(key))
             }
         };
-        let (user_url, product_url) = (user.grpc_url(), product.grpc_url());
-        let gateway = crate::helpers::spawn_gateway_with(
-            move |config| {
-                config.user_url = user_url;
-                config.product_url = product_url;
-                config.auth.signing_key = Some(Secret::new(pem));
-                config.auth.algorithm = algorithm;
-                configure(config);
-            },
-            None,
-        )
-        .await;
+        let shared = Shared {
+            pem,
+            algorithm,
+            user_url: user.grpc_url(),
+            product_url: product.grpc_url(),
+            namespace: unique("ratelimit"),
+        };
+        let gateway = shared.spawn_gateway(configure).await;
         let kid = match &signer {
             Signer::Ed(key) => sagaway_gateway::auth::keys::thumbprint(key.public_key().as_ref()),
             Signer::Rsa(key) => {
@@ -160,7 +195,19 @@ impl System {
             base,
             signer,
             kid,
+            shared,
         }
+    }
+
+    /// Another gateway in front of the same services, with the same keys, Redis and rate-limit
+    /// counters, after `configure`; its base URL.
+    async fn another_gateway(
+        &self,
+        configure: impl FnOnce(&mut sagaway_gateway::Config) + Send + 'static,
+    ) -> (Running, String) {
+        let gateway = self.shared.spawn_gateway(configure).await;
+        let base = format!("http://{}", gateway.addr);
+        (gateway, base)
     }
 
     async fn send(
@@ -170,18 +217,7 @@ impl System {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("gateway answers");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body }
+        send_to(&self.base, method, path, token, body).await
     }
 
     async fn me(&self, token: &str) -> Answer {
@@ -228,6 +264,28 @@ impl System {
         self.product.stop().await.expect("product stops");
         self.user.stop().await.expect("user stops");
     }
+}
+
+/// Sends a request to the gateway at `base`.
+async fn send_to(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let mut request = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("gateway answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer { status, body }
 }
 
 fn claims_of(token: &str) -> Value {

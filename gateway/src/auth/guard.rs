@@ -3,9 +3,10 @@
 //! are applied. Ownership (a customer sees only their orders) stays with the owning service.
 //!
 //! Unknown paths and wrong methods pass through so the transcoder answers 404 and 405; paths
-//! outside `/v1/` are not guarded. The session is read from Redis on every request (no cache, so
-//! a revocation holds from the next request), in the same round trip as the rate-limit counters
-//! (`ratelimit::RateLimiter::admit`).
+//! outside `/v1/` are not guarded. The session is read from Redis (in the same round trip as the
+//! rate-limit counters when those are counted in Redis, `ratelimit::RateLimiter::admit`) unless
+//! this gateway saw it live a moment ago (`auth::live`, which every revocation reaches at once,
+//! so a revoked session is refused from the next request).
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use crate::auth::{Auth, bearer, sessions, store_unavailable, unauthenticated};
 use crate::error::GatewayError;
 use crate::observe::AuthenticatedUser;
 use crate::ratelimit::{DeferredIp, RateLimiter, UserCounted};
-use crate::routes::Lookup;
+use crate::routes::{Lookup, Route, resolve};
 use crate::transcode::Transcoder;
 
 /// Routes that need a role beyond a login: method, path template as annotated, role.
@@ -62,7 +63,7 @@ pub async fn authenticate(
         .extensions_mut()
         .remove::<DeferredIp>()
         .map(|DeferredIp(ip)| ip);
-    let Some(template) = template_of(&guard, &request) else {
+    let Some(route) = route_of(&guard, &mut request) else {
         // Unknown paths and wrong methods pass to the transcoder (404, 405), counted by IP.
         if let Some(limited) = count_ip(&guard, deferred.as_deref()).await {
             return limited.into_response();
@@ -85,7 +86,7 @@ pub async fn authenticate(
             Err(error) => return challenge(error.into_response()),
         },
     };
-    if let Some(role) = required_role(request.method(), &template)
+    if let Some(role) = required_role(request.method(), route.template.as_str())
         && !identity.roles.contains(&role)
     {
         let message = format!("this route needs the {role} role");
@@ -98,17 +99,13 @@ pub async fn authenticate(
     response
 }
 
-/// The route template of a `/v1/` request that has a route; `None` for everything else.
-fn template_of(guard: &Guard, request: &Request) -> Option<String> {
+/// The route of a `/v1/` request that has one; `None` for everything else.
+fn route_of(guard: &Guard, request: &mut Request) -> Option<Arc<Route>> {
     if !request.uri().path().starts_with("/v1/") {
         return None;
     }
-    match guard
-        .transcoder
-        .routes
-        .lookup(request.method(), request.uri().path())
-    {
-        Lookup::Found(route, _) => Some(route.template.as_str().to_owned()),
+    match resolve(&guard.transcoder.routes, request) {
+        Lookup::Found(route, _) => Some(Arc::clone(route)),
         Lookup::WrongMethod(_) | Lookup::NotFound => None,
     }
 }
@@ -159,11 +156,23 @@ async fn identify(
             return Err(unauthenticated(error));
         }
     };
-    let admission = guard
-        .limiter
-        .admit(&sessions::key(&claims.sid), &claims.sub, ip)
-        .await
-        .map_err(store_unavailable)?;
+    // A session this gateway saw live a moment ago, with the counts kept in-process, needs no
+    // round trip; otherwise Redis is asked, and a live answer remembered (`auth::live`).
+    let cache = guard.auth.sessions.cache();
+    let admission = if guard.limiter.counts_locally() && cache.is_live(&claims.sid, &claims.sub) {
+        guard.limiter.admit_live(&claims.sub, ip)
+    } else {
+        let epoch = cache.epoch();
+        let admission = guard
+            .limiter
+            .admit(&sessions::key(&claims.sid), &claims.sub, ip)
+            .await
+            .map_err(store_unavailable)?;
+        if let Some(expires_in) = admission.expires_in {
+            cache.remember(epoch, &claims.sid, &claims.sub, expires_in);
+        }
+        admission
+    };
     if let Some(limited) = admission.ip_limited {
         return Err(limited);
     }

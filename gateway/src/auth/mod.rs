@@ -8,6 +8,7 @@
 
 pub mod guard;
 pub mod keys;
+pub mod live;
 pub mod openapi;
 pub mod sessions;
 pub mod tokens;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -165,7 +167,8 @@ impl Auth {
         let payload = Bytes::from(message.encode_to_vec());
         let mut request = tonic::Request::from_parts(metadata, Default::default(), payload);
         request.set_timeout(self.timeout);
-        let path = format!("/{USER_SERVICE}/{method}");
+        let path = PathAndQuery::try_from(format!("/{USER_SERVICE}/{method}"))
+            .map_err(|_| Status::internal(format!("{USER_SERVICE}/{method} is not a gRPC path")))?;
         let reply = tokio::time::timeout(self.timeout, self.users.unary(&path, request))
             .await
             .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded")))?;

@@ -5,9 +5,11 @@
 //! rotated away, with a TTL renewed at every rotation. A refresh token is `{sid}.{secret}` with a
 //! 256-bit random secret; Redis only ever sees its hash. Rotation is one Lua script, so two
 //! concurrent refreshes with the same token cannot both win: the second finds the token among
-//! the used ones, which is reuse, and the whole session is deleted. No cache sits in front of
-//! Redis: a deleted session is refused on the very next request.
+//! the used ones, which is reuse, and the whole session is deleted. Deleting a session also
+//! publishes its id on `live::REVOKED_CHANNEL`, in the same atomic step, so that every gateway's
+//! [`SessionCache`] forgets it: a revoked session is refused on the very next request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -17,9 +19,11 @@ use redis::aio::ConnectionManager;
 use ring::rand::{SecureRandom as _, SystemRandom};
 use sagaway_platform::identity::Role;
 
+use crate::auth::live::{REVOKED_CHANNEL, SessionCache};
 use crate::store::{Store, digest};
 
-/// Rotates `KEYS[1]`'s refresh hash from `ARGV[1]` to `ARGV[2]` and renews the TTL (`ARGV[3]`).
+/// Rotates `KEYS[1]`'s refresh hash from `ARGV[1]` to `ARGV[2]` and renews the TTL (`ARGV[3]`);
+/// on reuse deletes the session and publishes `ARGV[5]` (its id) on channel `ARGV[4]`.
 const ROTATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 if redis.call('HGET', KEYS[1], 'refresh') == ARGV[1] then
@@ -31,6 +35,7 @@ if redis.call('HGET', KEYS[1], 'refresh') == ARGV[1] then
 end
 if redis.call('HEXISTS', KEYS[1], 'used:' .. ARGV[1]) == 1 then
   redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
   return {'reused'}
 end
 return {'invalid'}
@@ -65,6 +70,7 @@ pub enum RefreshError {
 pub struct Sessions {
     store: Store,
     ttl: Duration,
+    cache: Arc<SessionCache>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -74,9 +80,14 @@ impl std::fmt::Debug for Sessions {
 }
 
 impl Sessions {
-    /// Sessions in `store`, living `ttl` when idle.
-    pub fn new(store: Store, ttl: Duration) -> Self {
-        Self { store, ttl }
+    /// Sessions in `store`, living `ttl` when idle, remembered as live in `cache`.
+    pub fn new(store: Store, ttl: Duration, cache: Arc<SessionCache>) -> Self {
+        Self { store, ttl, cache }
+    }
+
+    /// The live sessions this gateway remembers.
+    pub fn cache(&self) -> &Arc<SessionCache> {
+        &self.cache
     }
 
     async fn redis(&self) -> Result<ConnectionManager, redis::RedisError> {
@@ -119,6 +130,8 @@ impl Sessions {
             .arg(hash(refresh))
             .arg(hash(&next))
             .arg(self.ttl_secs())
+            .arg(REVOKED_CHANNEL)
+            .arg(sid)
             .query_async(&mut self.redis().await?)
             .await?;
         match outcome.as_slice() {
@@ -131,6 +144,7 @@ impl Sessions {
                 Ok((session, next))
             }
             [status] if status == "reused" => {
+                self.cache.evict(sid);
                 tracing::warn!(session = sid, "refresh token reused: session revoked");
                 Err(RefreshError::Reused)
             }
@@ -144,9 +158,18 @@ impl Sessions {
         Ok(owner.as_deref() == Some(user_id))
     }
 
-    /// Ends session `sid` at once.
+    /// Ends session `sid` at once, here and (through the revocation channel) on every gateway.
     pub async fn revoke(&self, sid: &str) -> Result<(), redis::RedisError> {
-        self.redis().await?.del::<_, ()>(key(sid)).await
+        redis::pipe()
+            .atomic()
+            .del(key(sid))
+            .ignore()
+            .publish(REVOKED_CHANNEL, sid)
+            .ignore()
+            .query_async::<()>(&mut self.redis().await?)
+            .await?;
+        self.cache.evict(sid);
+        Ok(())
     }
 
     fn ttl_secs(&self) -> i64 {
