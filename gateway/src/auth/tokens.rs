@@ -11,8 +11,9 @@
 //! A token that verified is remembered by its exact text (at most [`VERIFIED_CACHE`] of them,
 //! forgotten all at once when full), so a client presenting the same token again skips the
 //! JSON parsing and the signature check; only `exp` is checked again, the one claim time can
-//! invalidate. This caches nothing about the session: the guard still reads it from Redis on
-//! every request, so logout and revocation keep taking effect on the next request.
+//! invalidate. This caches nothing about the session: the guard checks it separately (in Redis,
+//! or in `auth::live`'s cache, which every revocation clears), so logout and revocation keep
+//! taking effect on the next request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
