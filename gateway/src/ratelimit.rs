@@ -235,16 +235,13 @@ impl RateLimiter {
             return Ok(());
         }
         let now = crate::auth::tokens::now();
-        let counter = self.counter(scope, who, now);
         if let Some(local) = &self.local {
-            let count = local.add(&counter, now / self.window_secs());
-            return if count > limit {
-                Err(self.refusal(scope, limit, now))
-            } else {
-                Ok(())
+            return match self.count_in(local, scope, who, limit, now) {
+                Some(refusal) => Err(refusal),
+                None => Ok(()),
             };
         }
-        match self.count(&counter).await {
+        match self.count(&self.counter(scope, who, now)).await {
             Ok(count) if count > limit => Err(self.refusal(scope, limit, now)),
             Ok(_) => Ok(()),
             Err(error) => {
@@ -301,16 +298,26 @@ impl RateLimiter {
         let Some(local) = &self.local else {
             return (None, None);
         };
-        let window = now / self.window_secs();
-        let ip_limited = ip.filter(|_| self.per_ip > 0).and_then(|ip| {
-            let count = local.add(&self.counter("ip", ip, now), window);
-            (count > self.per_ip).then(|| self.refusal("ip", self.per_ip, now))
-        });
-        let user_limited = (live && self.per_user > 0).then_some(()).and_then(|()| {
-            let count = local.add(&self.counter("user", user_id, now), window);
-            (count > self.per_user).then(|| self.refusal("user", self.per_user, now))
-        });
+        let ip_limited = ip
+            .filter(|_| self.per_ip > 0)
+            .and_then(|ip| self.count_in(local, "ip", ip, self.per_ip, now));
+        let user_limited = (live && self.per_user > 0)
+            .then(|| self.count_in(local, "user", user_id, self.per_user, now))
+            .flatten();
         (ip_limited, user_limited)
+    }
+
+    /// Counts one request of `who` in-process; the refusal when that passes `limit`.
+    fn count_in(
+        &self,
+        local: &LocalCounts,
+        scope: &str,
+        who: &str,
+        limit: u64,
+        now: u64,
+    ) -> Option<GatewayError> {
+        let count = local.add(&self.counter(scope, who, now), now / self.window_secs());
+        (count > limit).then(|| self.refusal(scope, limit, now))
     }
 
     /// Adds the in-process counts to Redis every `sync` interval and reads back the totals, for

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use redis::AsyncCommands as _;
 use redis::aio::ConnectionManager;
 use ring::rand::{SecureRandom as _, SystemRandom};
 use sagaway_platform::identity::Role;
@@ -150,12 +149,6 @@ impl Sessions {
             }
             _ => Err(RefreshError::Invalid),
         }
-    }
-
-    /// True when session `sid` exists and belongs to `user_id`.
-    pub async fn is_live(&self, sid: &str, user_id: &str) -> Result<bool, redis::RedisError> {
-        let owner: Option<String> = self.redis().await?.hget(key(sid), "user").await?;
-        Ok(owner.as_deref() == Some(user_id))
     }
 
     /// Ends session `sid` at once, here and (through the revocation channel) on every gateway.
