@@ -13,7 +13,8 @@
 //! ceiling. `--rate` is an open loop: requests start on a fixed schedule whatever the answers
 //! do, and latency is measured from the scheduled start, so a stall is not hidden
 //! (`sagaway_e2e::load`). Every request goes over one HTTP/2 connection. Prints one JSON line:
-//! requests, errors, requests/s, latency percentiles.
+//! requests, errors, requests/s, latency percentiles, and in an open loop how late requests
+//! started (`late_p50_ms`, `late_p99_ms`).
 
 #![allow(clippy::print_stdout)]
 

@@ -1,7 +1,8 @@
 //! An HTTP load generator: `--concurrency` callers in a closed loop (each sends its next
 //! request when its answer arrives), or `--rate` requests per second in an open loop (see
 //! `sagaway_e2e::load`), for `--duration` seconds after `--warmup` seconds. Prints one JSON
-//! line: requests, errors (non-2xx or transport), requests/s, and latency percentiles.
+//! line: requests, errors (non-2xx or transport), requests/s, latency percentiles, and in an
+//! open loop how late requests started (`late_p50_ms`, `late_p99_ms`).
 //!
 //! ```text
 //! sagaway-loadgen --url URL [--method GET|POST] [--body TEXT] [--header NAME:VALUE]...
