@@ -10,6 +10,7 @@ import os
 import pathlib
 import platform
 import re
+import statistics
 import sys
 
 HEADER = """# Benchmarks
@@ -121,11 +122,37 @@ def services_section(rows):
     return "\n".join(lines)
 
 
+def median(values):
+    """The median of the values that are there (None for none)."""
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
 def gateway_section(rows):
-    by_name = {row["scenario"]: row for row in rows}
-    gateway, direct = by_name.get("gateway"), by_name.get("direct gRPC")
-    loadgen = by_name.get("gateway (sagaway-loadgen)")
-    gateway_open, direct_open = by_name.get("gateway, open loop"), by_name.get("direct gRPC, open loop")
+    # Every scenario ran once per round; the table shows the median of each figure.
+    runs = {}
+    for row in rows:
+        if row["scenario"] != "idle":
+            runs.setdefault(row["scenario"], []).append(row)
+    idle = next((row for row in rows if row["scenario"] == "idle"), {})
+    rounds = sorted({row.get("round", 1) for scenario in runs.values() for row in scenario})
+
+    def typical(name):
+        scenario = runs.get(name)
+        if not scenario:
+            return None
+        summary = dict(scenario[0])
+        for key, value in scenario[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "round":
+                summary[key] = median(row.get(key) for row in scenario)
+        return summary
+
+    def in_round(name, number):
+        return next((row for row in runs.get(name, []) if row.get("round", 1) == number), None)
+
+    gateway, direct = typical("gateway"), typical("direct gRPC")
+    loadgen = typical("gateway (sagaway-loadgen)")
+    gateway_open, direct_open = typical("gateway, open loop"), typical("direct gRPC, open loop")
     sample = gateway or direct or {}
     rate = (gateway_open or direct_open or {}).get("rate")
 
@@ -141,48 +168,82 @@ def gateway_section(rows):
             return f"open, {row['rate']:.0f}/s"
         return f"closed, {row['concurrency']}"
 
+    def late(row):
+        value = row.get("late_p50_ms")
+        return "-" if value is None else f"{value * 1000:.0f}"
+
     lines = [
         "## Gateway (`scripts/bench-gateway.sh`)",
         "",
         f"- Date: {datetime.date.today().isoformat()}; machine: {machine()}; "
-        f"load average at the runs: {sample.get('load', '?')} (1, 5, 15 min); the machine was "
-        f"{by_name.get('idle', {}).get('busy_percent_of_a_core', '?')}% of one core busy just before them.",
+        f"load average at the first run: {sample.get('load', '?')} (1, 5, 15 min); just before the runs the "
+        f"machine was {idle.get('busy_percent_of_a_core', '?')}% of one core busy and the hypervisor took "
+        f"{idle.get('steal_percent', '?')}% of it (steal).",
         "- Authenticated `GET /v1/products/{id}` through the gateway (HTTP/1.1 keep-alive) against the same "
         "`ProductService.GetProduct` directly over gRPC (`sagaway-grpc-bench --get-product`, one HTTP/2 connection), "
         f"{sample.get('seconds', '?')} s after {sample.get('warmup', '?')} s warm-up each. "
         f"Closed loop ({sample.get('concurrency', '?')} clients each, `wrk` and our own `sagaway-loadgen` through the "
         "gateway) for the throughput ceiling; open loop at the same fixed rate on both paths (latency from each "
         "request's scheduled start) for the latency the gateway adds. Release builds; the gateway (JWT verification, "
-        "the session check and both rate-limit counters in one Redis round trip, transcoding), the product service, "
-        "PostgreSQL, Redis and the load generator share the machine's cores, unpinned.",
-        "- CPU per request, in microseconds, by process (utime+stime); `machine` is every busy core "
-        "(`/proc/stat`), so what it has beyond the named processes is the load generator and the kernel's "
-        "network work.",
+        "the session check and both rate-limit counts, in process after the first request of a session; "
+        "transcoding), the product service, PostgreSQL, Redis and the load generator share the machine's cores, "
+        "unpinned.",
+        f"- {len(rounds)} rounds, each running every row once with the two paths alternating; the table shows the "
+        "median over the rounds, and the verdicts below take the median of each round's paired figures.",
+        "- CPU per request, in microseconds, by process (utime+stime); `machine` is the busy time of every core "
+        "(elapsed less idle and steal in `/proc/stat`), so what it has beyond the named processes is the load "
+        "generator and the kernel's network work. `late` is the open-loop tool's own error: how long after its scheduled time a request "
+        "started (p50, microseconds), included in its latency.",
         "",
-        "| path | load | requests/s | p50 ms | p90 ms | p99 ms | errors | CPU us/request: gateway | product | Redis | PostgreSQL | machine |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| path | load | requests/s | p50 ms | p90 ms | p99 ms | late us | errors | CPU us/request: gateway | product | Redis | PostgreSQL | machine |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in (r for r in (gateway, loadgen, direct, gateway_open, direct_open) if r):
         lines.append(
             f"| {row['scenario']} | {shape(row)} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p90_ms']:.2f} "
-            f"| {row['p99_ms']:.2f} | {row['errors']} | {cpu_us(row, 'gateway')} | {cpu_us(row, 'product')} "
-            f"| {cpu_us(row, 'redis')} | {cpu_us(row, 'postgres')} | {cpu_us(row, 'machine')} |"
+            f"| {row['p99_ms']:.2f} | {late(row)} | {row['errors']:.0f} | {cpu_us(row, 'gateway')} "
+            f"| {cpu_us(row, 'product')} | {cpu_us(row, 'redis')} | {cpu_us(row, 'postgres')} "
+            f"| {cpu_us(row, 'machine')} |"
         )
     verdict = lambda ok: "met" if ok else "NOT met"
-    lines.append("")
-    if gateway and direct and direct["rps"]:
-        ratio = gateway["rps"] / direct["rps"]
+    paired = []
+    for number in rounds:
+        wrk, grpc = in_round("gateway", number), in_round("direct gRPC", number)
+        gw_open, grpc_open = in_round("gateway, open loop", number), in_round("direct gRPC, open loop", number)
+        steal = max((row.get("steal_percent", 0) for name in runs for row in runs[name]
+                     if row.get("round", 1) == number), default=0)
+        paired.append({
+            "round": number,
+            "steal": steal,
+            "ratio": wrk["rps"] / grpc["rps"] if wrk and grpc and grpc["rps"] else None,
+            "added50": gw_open["p50_ms"] - grpc_open["p50_ms"] if gw_open and grpc_open else None,
+            "added99": gw_open["p99_ms"] - grpc_open["p99_ms"] if gw_open and grpc_open else None,
+        })
+    cell = lambda value, unit: "-" if value is None else f"{value:.2f}{unit}"
+    lines += [
+        "",
+        f"| round | most steal in a run | gateway / direct requests/s (wrk) | added p50 at {rate or 0:.0f}/s | added p99 |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in paired:
         lines.append(
-            f"- Throughput, judged on the closed-loop wrk row: **{ratio:.2f}x** the direct gRPC rate "
-            f"(target >= 0.5x: {verdict(ratio >= 0.5)})."
+            f"| {r['round']} | {r['steal']}% | {cell(r['ratio'], 'x')} | {cell(r['added50'], ' ms')} "
+            f"| {cell(r['added99'], ' ms')} |"
         )
-    if gateway_open and direct_open:
-        added50 = gateway_open["p50_ms"] - direct_open["p50_ms"]
-        added99 = gateway_open["p99_ms"] - direct_open["p99_ms"]
+    lines.append("")
+    ratio = median(r["ratio"] for r in paired)
+    added50 = median(r["added50"] for r in paired)
+    added99 = median(r["added99"] for r in paired)
+    if ratio is not None:
+        lines.append(
+            f"- Throughput, judged on the closed-loop wrk runs: **{ratio:.2f}x** the direct gRPC rate "
+            f"(median of the rounds; target >= 0.5x: {verdict(ratio >= 0.5)})."
+        )
+    if added50 is not None and added99 is not None:
         lines.append(
             f"- Added latency at {rate:.0f} requests/s on both paths: **{added50:.2f} ms** at p50 "
             f"(target <= 0.5 ms: {verdict(added50 <= 0.5)}), **{added99:.2f} ms** at p99 "
-            f"(target <= 2 ms: {verdict(added99 <= 2)})."
+            f"(target <= 2 ms: {verdict(added99 <= 2)}); median of the rounds."
         )
     if gateway and direct:
         lines.append(
