@@ -20,6 +20,24 @@ PID_DIR="$RUN_DIR/test/pids"
 mkdir -p "$LOG_DIR" "$PID_DIR"
 TEST_PROCESSES=(order user product registry broker)
 for name in "${TEST_PROCESSES[@]}"; do stop_process "$name" >/dev/null; done
+trap 'for name in "${TEST_PROCESSES[@]}"; do stop_process "$name" >/dev/null; done' EXIT
+
+# The tests never use up.sh's broker (127.0.0.1:$BROKER_PORT). Their saga events go to the
+# standard topics, and a service's consumer group starts from the earliest offset: a system
+# started there later would first wade through thousands of foreign events, each unknown order
+# costing seconds of retries, before it saw its own. The Rust tests get a broker of their own,
+# and the cross-language processes a fresh one after them (the Rust tests' events would hold
+# them up the same way). Each starts empty.
+TEST_BROKER_DATA="$RUN_DIR/test/broker"
+fresh_test_broker() {
+  stop_process broker >/dev/null
+  rm -rf "$TEST_BROKER_DATA"
+  if port_open "$TEST_BROKER_PORT"; then
+    fail "port $TEST_BROKER_PORT is taken by a process this script did not start (set SAGAWAY_TEST_BROKER_PORT)"
+  fi
+  start_broker "$TEST_BROKER_PORT" "$TEST_BROKER_DATA"
+}
+export SAGAWAY_KAFKA_BROKERS="127.0.0.1:$TEST_BROKER_PORT" SAGAWAY_TEST_KAFKA_BROKERS="127.0.0.1:$TEST_BROKER_PORT"
 
 step "Dropping databases left by earlier test runs"
 PGPASSWORD="$PG_PASSWORD" psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atqc \
@@ -35,6 +53,9 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings 2>&1 | tee "$LOG_DIR/clippy.log" \
   || fail "cargo clippy" "$LOG_DIR/clippy.log"
 
+step "A broker for the Rust tests (nisshi on 127.0.0.1:$TEST_BROKER_PORT)"
+fresh_test_broker
+
 step "Rust tests (cargo nextest)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast || fail "Rust tests (see the output above)"
@@ -42,20 +63,8 @@ else
   cargo test --workspace --locked --no-fail-fast || fail "Rust tests (see the output above)"
 fi
 
-trap 'for name in "${TEST_PROCESSES[@]}"; do stop_process "$name" >/dev/null; done' EXIT
-
-# The Rust tests above filled the shared broker's saga topics with their own events, and a
-# service's consumer group starts from the earliest offset: on that broker the processes below
-# would first wade through thousands of foreign events (each unknown order costs retries). They
-# get a broker of their own, empty at every run.
-step "A broker of their own for the cross-language processes (nisshi on 127.0.0.1:$TEST_BROKER_PORT)"
-TEST_BROKER_DATA="$RUN_DIR/test/broker"
-rm -rf "$TEST_BROKER_DATA"
-if port_open "$TEST_BROKER_PORT"; then
-  fail "port $TEST_BROKER_PORT is taken by a process this script did not start (set SAGAWAY_TEST_BROKER_PORT)"
-fi
-start_broker "$TEST_BROKER_PORT" "$TEST_BROKER_DATA"
-export SAGAWAY_KAFKA_BROKERS="127.0.0.1:$TEST_BROKER_PORT" SAGAWAY_TEST_KAFKA_BROKERS="127.0.0.1:$TEST_BROKER_PORT"
+step "A fresh broker for the cross-language processes (nisshi on 127.0.0.1:$TEST_BROKER_PORT)"
+fresh_test_broker
 
 step "The processes for the cross-language tests (registry :$TEST_REGISTRY_PORT, order :18051, product :18052, user :18053; broker :$TEST_BROKER_PORT)"
 cargo build --bins --locked >"$LOG_DIR/test-build.log" 2>&1 || fail "cargo build --bins" "$LOG_DIR/test-build.log"

@@ -1,5 +1,6 @@
 //! Every Sagaway process, started for real on port 0 against the real PostgreSQL, Redis and
-//! Kafka-compatible broker that `scripts/test.sh` brings up.
+//! Kafka-compatible broker that `scripts/test.sh` brings up (a broker of the tests' own, never
+//! the one `scripts/up.sh` runs the system on).
 //!
 //! Connection settings come from the environment the scripts export (read, never set):
 //! `SAGAWAY_TEST_PG_URL` (server URL without database), `SAGAWAY_KAFKA_BROKERS`,
