@@ -67,6 +67,7 @@ use std::future::Future;
 
 use sagaway_contracts::events::{AnyEvent, EventMetadata};
 use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
 
 use crate::config::{ConfigError, Env};
 use crate::outbox::EventHeaders;
@@ -152,6 +153,13 @@ impl HandlerError {
     }
 }
 
+/// The UUID in an event's `field`; one that is not a UUID is a permanent failure (no retry
+/// changes the event).
+pub fn parse_id(field: &str, value: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(value)
+        .map_err(|err| HandlerError::permanent(format!("{field} {value:?} is not a UUID: {err}")))
+}
+
 /// Database errors are transient by default (connections drop, serializations conflict);
 /// a handler that knows better says [`HandlerError::permanent`].
 impl From<sqlx::Error> for HandlerError {
@@ -235,6 +243,21 @@ impl EventContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_ids_are_permanent_failures_that_name_the_field() {
+        let id = Uuid::now_v7();
+        assert_eq!(parse_id("order_id", &id.to_string()).expect("a UUID"), id);
+        let Err(HandlerError::Permanent(cause)) = parse_id("order_id", "x") else {
+            panic!("a malformed id is permanent");
+        };
+        assert!(
+            cause
+                .to_string()
+                .starts_with("order_id \"x\" is not a UUID"),
+            "{cause}"
+        );
+    }
 
     fn context() -> EventContext {
         EventContext {

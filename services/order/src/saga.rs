@@ -54,7 +54,9 @@ use sagaway_contracts::events::{
 };
 use sagaway_contracts::topics;
 use sagaway_platform::config::{ConfigError, Env};
-use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError, Participation};
+use sagaway_platform::inbox::{
+    ConsumerConfig, EventContext, Handler, HandlerError, Participation, parse_id,
+};
 use sagaway_platform::outbox;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -395,12 +397,6 @@ fn payment_failure_reason(event: &PaymentFailed) -> String {
     )
 }
 
-/// `value` as a UUID; an event carrying anything else can never apply.
-fn parse_id(field: &str, value: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(value)
-        .map_err(|err| HandlerError::permanent(format!("{field} {value:?} is not a UUID: {err}")))
-}
-
 #[cfg(test)]
 mod tests {
     use sagaway_contracts::events::{EventMetadata, StockShortfall};
@@ -439,13 +435,5 @@ mod tests {
             shortfalls_reason(&event),
             "stock short: INSUFFICIENT_STOCK: product p requested 3, available 1"
         );
-    }
-
-    #[test]
-    fn malformed_ids_are_permanent_failures() {
-        assert!(matches!(
-            parse_id("order_id", "x"),
-            Err(HandlerError::Permanent(_))
-        ));
     }
 }

@@ -4,8 +4,8 @@ use sagaway_contracts::events::{AnyEvent, CommittedLine, OrderCompleted, StockCo
 use sagaway_platform::inbox::{EventContext, HandlerError};
 use sqlx::{Postgres, Transaction};
 
-use super::parse_id;
 use super::sql::{self, Line, Move, Reservation, Status};
+use sagaway_platform::inbox::parse_id;
 
 /// Commits the order's reservation. A held one moves its units from reserved to sold. One that
 /// expired (a payment raced the expiry and the order service completed the order) is sold from

@@ -53,7 +53,6 @@ use sagaway_platform::config::{ConfigError, Env};
 use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError, Participation};
 use sagaway_platform::money::Currency;
 use sqlx::{Postgres, Transaction};
-use uuid::Uuid;
 
 /// The saga's settings.
 #[derive(Debug, Clone)]
@@ -161,12 +160,6 @@ impl Handler for StockSaga {
     }
 }
 
-/// `value` as a UUID; an event carrying anything else can never apply.
-fn parse_id(field: &str, value: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(value)
-        .map_err(|err| HandlerError::permanent(format!("{field} {value:?} is not a UUID: {err}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,13 +174,5 @@ mod tests {
         let bad = Env::from_pairs([("SAGAWAY_RESERVATION_TTL_SECS", "soon")]);
         let err = SagaConfig::from_env(&bad).expect_err("refused");
         assert_eq!(err.name, "SAGAWAY_RESERVATION_TTL_SECS");
-    }
-
-    #[test]
-    fn malformed_ids_are_permanent_failures() {
-        assert!(matches!(
-            parse_id("order_id", "x"),
-            Err(HandlerError::Permanent(_))
-        ));
     }
 }

@@ -7,8 +7,8 @@ use sagaway_platform::inbox::{EventContext, HandlerError};
 use sagaway_platform::outbox::EventHeaders;
 use sqlx::{Postgres, Transaction};
 
-use super::parse_id;
 use super::sql::{self, Move, Reservation, Status};
+use sagaway_platform::inbox::parse_id;
 
 /// Releases the order's reservation when it is still held, with `reason`. A reservation that
 /// was already released or committed, or none at all (the reservation failed), is left alone.

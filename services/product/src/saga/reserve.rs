@@ -10,9 +10,10 @@ use sagaway_platform::inbox::{EventContext, HandlerError};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::StockSaga;
 use super::sql::{self, Line, LockedProduct, Move, NewReservation};
-use super::{StockSaga, parse_id};
 use crate::SERVICE_NAME;
+use sagaway_platform::inbox::parse_id;
 
 /// Reserves the order's stock (StockReserved) or changes nothing (StockReservationFailed).
 /// An order that already has a reservation is left alone: it is a re-sent OrderCreated.

@@ -8,9 +8,10 @@ use sagaway_platform::money::Money;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{parse_id, sql};
+use super::sql;
 use crate::domain::{EntryKind, User};
 use crate::{SERVICE_NAME, store};
+use sagaway_platform::inbox::parse_id;
 
 /// Captures the order's payment (PaymentCompleted) or refuses it (PaymentFailed). An order
 /// cancelled already, or paid already, is left alone and answered with nothing.

@@ -55,7 +55,6 @@ use sagaway_contracts::topics;
 use sagaway_platform::config::{ConfigError, Env};
 use sagaway_platform::inbox::{ConsumerConfig, EventContext, Handler, HandlerError, Participation};
 use sqlx::{Postgres, Transaction};
-use uuid::Uuid;
 
 /// The saga's settings.
 #[derive(Debug, Clone)]
@@ -133,12 +132,6 @@ impl Handler for PaymentSaga {
     }
 }
 
-/// `value` as a UUID; an event carrying anything else can never apply.
-fn parse_id(field: &str, value: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(value)
-        .map_err(|err| HandlerError::permanent(format!("{field} {value:?} is not a UUID: {err}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,13 +149,5 @@ mod tests {
         let bad = Env::from_pairs([("SAGAWAY_USER_SAGA", "perhaps")]);
         let err = SagaConfig::from_env(&bad).expect_err("refused");
         assert_eq!(err.name, "SAGAWAY_USER_SAGA");
-    }
-
-    #[test]
-    fn malformed_ids_are_permanent_failures() {
-        assert!(matches!(
-            parse_id("order_id", "x"),
-            Err(HandlerError::Permanent(_))
-        ));
     }
 }

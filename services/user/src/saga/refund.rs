@@ -6,10 +6,10 @@ use sagaway_platform::inbox::{EventContext, HandlerError};
 use sagaway_platform::money::{Currency, Money};
 use sqlx::{Postgres, Transaction};
 
-use super::parse_id;
 use super::sql::{self, Payment, Status};
 use crate::domain::EntryKind;
 use crate::{SERVICE_NAME, store};
+use sagaway_platform::inbox::parse_id;
 
 /// Refunds the order's payment when it is still captured. With no payment at all, a
 /// cancellation is remembered so that a later StockReserved takes nothing; an expiry needs no
