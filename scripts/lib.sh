@@ -159,8 +159,8 @@ nisshi_bin() {
   if [ -x "$candidate" ]; then echo "$candidate"; fi
 }
 
-ensure_broker() {
-  step "Kafka-compatible broker (nisshi $NISSHI_VERSION) on 127.0.0.1:$BROKER_PORT"
+# ensure_nisshi: the broker's binary, built with cargo install when missing (once).
+ensure_nisshi() {
   local bin log="$LOG_DIR/nisshi-install.log"
   bin=$(nisshi_bin)
   if [ -z "$bin" ]; then
@@ -172,6 +172,11 @@ ensure_broker() {
   else
     info "using $bin"
   fi
+}
+
+ensure_broker() {
+  step "Kafka-compatible broker (nisshi $NISSHI_VERSION) on 127.0.0.1:$BROKER_PORT"
+  ensure_nisshi
   start_broker "$BROKER_PORT" "$DATA_DIR/broker"
 }
 
@@ -256,10 +261,17 @@ stop_process() {
   rm -f "$pidfile"
 }
 
+# ensure_infrastructure [--no-broker]: installs and starts what the system needs. With
+# --no-broker the broker is only installed, not started (the tests run brokers of their own).
 ensure_infrastructure() {
   ensure_packages
   ensure_postgres
   ensure_databases
   ensure_redis
-  ensure_broker
+  if [ "${1:-}" = --no-broker ]; then
+    step "Kafka-compatible broker (nisshi $NISSHI_VERSION): installed, not started"
+    ensure_nisshi
+  else
+    ensure_broker
+  fi
 }

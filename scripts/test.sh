@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (CI runs it through .ci/run): the same infrastructure as up.sh (installed
-# and started if missing), then formatting, lints, every Rust test and the cross-language
-# Python tests. Prints each step; a failure names the step and the log to read.
+# and started if missing) except up.sh's broker, as the tests run brokers of their own; then
+# formatting, lints, every Rust test and the cross-language Python tests. Prints each step; a
+# failure names the step and the log to read.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -11,7 +12,8 @@ export SAGAWAY_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 TEST_REGISTRY_PORT="${SAGAWAY_TEST_REGISTRY_PORT:-18081}"
 TEST_BROKER_PORT="${SAGAWAY_TEST_BROKER_PORT:-19092}"
 
-ensure_infrastructure
+# Not up.sh's broker: the tests start brokers of their own (below).
+ensure_infrastructure --no-broker
 ensure_venv
 
 # The processes this script starts keep their logs and pids apart from up.sh's.
