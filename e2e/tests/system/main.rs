@@ -14,6 +14,7 @@ mod inbox;
 mod kafka;
 mod order;
 mod outbox;
+mod participant;
 mod product;
 mod registry;
 mod saga_order;

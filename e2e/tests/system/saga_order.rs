@@ -9,12 +9,11 @@
 //! service's `SagaConfig` names them), so concurrently running tests do not see each other's
 //! events.
 
+use std::ops::Deref;
 use std::time::Duration;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::events::{
-    AnyEvent, CommittedLine, EventMetadata, OrderCancelReason, PaymentCompleted, PaymentFailed,
+    AnyEvent, CommittedLine, OrderCancelReason, PaymentCompleted, PaymentFailed,
     PaymentFailureReason, PaymentRefunded, RefundReason, ReservedLine, StockCommitted,
     StockReleaseReason, StockReleased, StockReservationFailed, StockReserved, StockShortfall,
     StockShortfallReason,
@@ -24,40 +23,37 @@ use sagaway_contracts::pb::order::{self as pb, order_service_client::OrderServic
 use sagaway_contracts::pb::product::{
     self as product_pb, product_service_client::ProductServiceClient,
 };
-use sagaway_contracts::registry::RegistryClient;
 use sagaway_contracts::topics;
 use sagaway_order::saga::SagaConfig;
 use sagaway_platform::inbox::{Participation, dlq_headers};
-use sagaway_platform::kafka::KafkaConfig;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Running, TopicMarks, admin, as_caller, create_topics, customer, fresh_database, grpc_channel,
-    kafka, read_topic_since, spawn_order_service_with, spawn_product_service, spawn_registry,
-    topic_marks, unique, wait_until,
+    Running, TopicMarks, admin, as_caller, customer, fresh_database, grpc_channel,
+    read_topic_since, spawn_order_service_with, spawn_product_service, unique,
 };
+use crate::participant::{Participant, WITHIN, metadata};
 
-/// How long an effect may take: a consumer-group join, the registry, the outbox publisher.
-const WITHIN: Duration = Duration::from_secs(60);
 /// The unit price the tests' StockReserved carries.
 const UNIT_PRICE: i64 = 1250;
 
 /// An order service taking part in the saga, the product service it asks, and what the tests
-/// drive it with.
+/// drive it with (it dereferences to its [`Participant`]: `send`, `wait_for_answers`, ...).
 struct Saga {
+    participant: Participant,
     order: Running,
     product: Running,
-    registry: Running,
-    db: PgPool,
-    kafka: KafkaConfig,
-    codec: EventCodec,
-    producer: FutureProducer,
-    /// Where the order topic ended before the test acted.
-    marks: TopicMarks,
     saga: SagaConfig,
     orders: OrderServiceClient<tonic::transport::Channel>,
     products: ProductServiceClient<tonic::transport::Channel>,
+}
+
+impl Deref for Saga {
+    type Target = Participant;
+
+    fn deref(&self) -> &Participant {
+        &self.participant
+    }
 }
 
 /// A real PENDING order: its id, its customer, its one product and quantity.
@@ -70,41 +66,35 @@ struct Placed {
 }
 
 impl Saga {
+    /// An order service consuming stock and payment topics of its own and answering on the
+    /// order topic (its own OrderCreated, published when a test places an order, is not an
+    /// answer), with a product service of its own behind it.
     async fn start() -> Self {
-        let kafka = kafka();
+        let participant = Participant::prepare(
+            topics::ORDER_EVENTS,
+            &[topics::STOCK_EVENTS, topics::PAYMENT_EVENTS],
+        )
+        .await
+        .counting(|event| !matches!(event, AnyEvent::OrderCreated(_)));
         let saga = SagaConfig {
             participation: Participation::new(unique("e2e-order-saga")),
-            stock_events_topic: unique("e2e.saga.stock"),
-            payment_events_topic: unique("e2e.saga.payments"),
+            stock_events_topic: participant.input(topics::STOCK_EVENTS),
+            payment_events_topic: participant.input(topics::PAYMENT_EVENTS),
         };
-        let own_topics = [
-            saga.stock_events_topic.clone(),
-            saga.payment_events_topic.clone(),
-        ];
-        create_topics(&kafka, &own_topics, 3).await;
-        create_topics(&kafka, &[topics::ORDER_EVENTS.to_owned()], 3).await;
-        let marks = topic_marks(&kafka, topics::ORDER_EVENTS).await;
-        let registry = spawn_registry().await;
         let product = spawn_product_service(&fresh_database().await, false).await;
-        let database_url = fresh_database().await;
         let order = spawn_order_service_with(
-            &database_url,
+            &participant.database_url,
             &product.grpc_url(),
             saga.clone(),
-            &registry.admin_url(),
+            &participant.registry.admin_url(),
         )
         .await;
         Self {
             orders: OrderServiceClient::new(grpc_channel(order.grpc_url()).await),
             products: ProductServiceClient::new(grpc_channel(product.grpc_url()).await),
-            db: PgPool::connect(&database_url).await.expect("connect"),
-            codec: EventCodec::new(RegistryClient::new(registry.admin_url())),
-            producer: kafka.producer().create().expect("producer"),
+            participant,
             order,
             product,
-            registry,
-            kafka,
-            marks,
             saga,
         }
     }
@@ -155,41 +145,6 @@ impl Saga {
         }
     }
 
-    /// Produces `event` to the service's topic for its kind, keyed by its order id; returns
-    /// its event id.
-    async fn send(&self, event: impl Into<AnyEvent>) -> String {
-        let event = event.into();
-        let payload = self.codec.encode_any(&event).await.expect("encode");
-        let topic = match event.event_type().topic() {
-            topics::STOCK_EVENTS => &self.saga.stock_events_topic,
-            topics::PAYMENT_EVENTS => &self.saga.payment_events_topic,
-            other => panic!("the order service does not consume {other}"),
-        };
-        let record = FutureRecord::to(topic)
-            .key(event.order_id())
-            .payload(&payload);
-        self.producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|(err, _)| panic!("producing to {topic}: {err}"));
-        event.metadata().event_id.clone()
-    }
-
-    /// Waits until the service has applied every event in `event_ids` (repeats count once).
-    async fn wait_until_applied(&self, event_ids: &[String]) {
-        let distinct = std::collections::HashSet::<&String>::from_iter(event_ids).len();
-        wait_until("the events are applied", WITHIN, || async {
-            let applied: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = ANY($1)")
-                    .bind(event_ids)
-                    .fetch_one(&self.db)
-                    .await
-                    .expect("inbox");
-            applied == i64::try_from(distinct).expect("count")
-        })
-        .await;
-    }
-
     /// The order's status and failure reason.
     async fn status(&self, order_id: Uuid) -> (String, String) {
         sqlx::query_as("SELECT status, failure_reason FROM orders WHERE id = $1")
@@ -238,51 +193,11 @@ impl Saga {
             .collect()
     }
 
-    /// The events about `order_id` published on the order topic since the test began, apart
-    /// from its OrderCreated.
-    async fn published(&self, order_id: Uuid) -> Vec<AnyEvent> {
-        let mut found = Vec::new();
-        for message in read_topic_since(&self.kafka, topics::ORDER_EVENTS, &self.marks).await {
-            if message.key.as_deref() == Some(order_id.to_string().as_str()) {
-                let event = self.codec.decode(&message.payload).await.expect("decode");
-                if !matches!(event, AnyEvent::OrderCreated(_)) {
-                    found.push(event);
-                }
-            }
-        }
-        found
-    }
-
-    /// Waits until `count` such events are published; returns them.
-    async fn wait_for_published(&self, order_id: Uuid, count: usize) -> Vec<AnyEvent> {
-        wait_until(
-            &format!("{count} order event(s) about {order_id} are published"),
-            WITHIN,
-            || async { self.published(order_id).await.len() >= count },
-        )
-        .await;
-        self.published(order_id).await
-    }
-
-    /// How many events about `order_id` the service has written to its outbox (OrderCreated
-    /// included).
-    async fn events_written(&self, order_id: Uuid) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE message_key = $1")
-            .bind(order_id.to_string())
-            .fetch_one(&self.db)
-            .await
-            .expect("outbox")
-    }
-
     async fn finish(self) {
         self.order.stop().await.expect("order service stops");
         self.product.stop().await.expect("product service stops");
-        self.registry.stop().await.expect("registry stops");
+        self.participant.finish().await;
     }
-}
-
-fn metadata() -> EventMetadata {
-    EventMetadata::new(unique("corr"), None, "e2e-test")
 }
 
 fn stock_reserved(order: &Placed) -> StockReserved {
@@ -394,7 +309,7 @@ async fn a_reserved_then_paid_order_completes_and_publishes_order_completed() {
         )
     );
     let paid = saga.send(payment_completed(&order)).await;
-    let published = saga.wait_for_published(order.id, 1).await;
+    let published = saga.wait_for_answers(order.id, 1).await;
     let [AnyEvent::OrderCompleted(completed)] = published.as_slice() else {
         panic!("expected one OrderCompleted, got {published:?}");
     };
@@ -446,7 +361,7 @@ async fn a_payment_seen_before_its_reservation_completes_the_order_exactly_once(
     assert_eq!(saga.path(order.id).await, ["PENDING"]);
     let reserved = saga.send(stock_reserved(&order)).await;
     saga.wait_until_applied(&[paid, reserved.clone()]).await;
-    let published = saga.wait_for_published(order.id, 1).await;
+    let published = saga.wait_for_answers(order.id, 1).await;
     let [AnyEvent::OrderCompleted(completed)] = published.as_slice() else {
         panic!("expected one OrderCompleted, got {published:?}");
     };
@@ -524,7 +439,7 @@ async fn an_expired_reservation_cancels_the_order_and_publishes_order_cancelled(
         .send(stock_released(&order, StockReleaseReason::Expired))
         .await;
     saga.wait_until_applied(&[reserved, expired.clone()]).await;
-    let published = saga.wait_for_published(order.id, 1).await;
+    let published = saga.wait_for_answers(order.id, 1).await;
     let [AnyEvent::OrderCancelled(cancelled)] = published.as_slice() else {
         panic!("expected one OrderCancelled, got {published:?}");
     };
@@ -555,7 +470,7 @@ async fn the_same_event_delivered_many_times_moves_the_order_once() {
         ids.push(saga.send(paid.clone()).await);
     }
     saga.wait_until_applied(&ids).await;
-    saga.wait_for_published(order.id, 1).await;
+    saga.wait_for_answers(order.id, 1).await;
     assert_eq!(
         saga.path(order.id).await,
         ["PENDING", "STOCK_RESERVED", "COMPLETED"]

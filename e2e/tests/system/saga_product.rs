@@ -17,46 +17,36 @@
 mod reservations;
 mod settlements;
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::ops::Deref;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::events::{
-    AnyEvent, EventMetadata, OrderCancelReason, OrderCancelled, OrderCompleted, OrderCreated,
-    OrderCreatedLine, PaymentFailed, PaymentFailureReason,
+    OrderCancelReason, OrderCancelled, OrderCompleted, OrderCreated, OrderCreatedLine,
+    PaymentFailed, PaymentFailureReason,
 };
 use sagaway_contracts::pb::common::Money;
 use sagaway_contracts::pb::product::{self as pb, product_service_client::ProductServiceClient};
-use sagaway_contracts::registry::RegistryClient;
 use sagaway_contracts::topics;
 use sagaway_platform::inbox::Participation;
-use sagaway_platform::kafka::KafkaConfig;
 use sagaway_product::saga::SagaConfig;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{
-    Running, TopicMarks, admin, as_caller, create_topics, fresh_database, grpc_channel, kafka,
-    read_topic_since, spawn_product_service_with, spawn_registry, topic_marks, unique, wait_until,
-};
+use crate::helpers::{Running, admin, as_caller, grpc_channel, spawn_product_service_with, unique};
+use crate::participant::{Participant, metadata};
 
-/// How long an answer may take: a consumer-group join, the registry, the outbox publisher.
-const ANSWER_WITHIN: Duration = Duration::from_secs(60);
-
-/// A product service taking part in the saga, and what the tests drive it with.
+/// A product service taking part in the saga, and what the tests drive it with (it
+/// dereferences to its [`Participant`]: `send`, `wait_for_answers`, ...).
 struct Saga {
+    participant: Participant,
     services: Vec<Running>,
-    registry: Running,
-    db: PgPool,
-    kafka: KafkaConfig,
-    codec: EventCodec,
-    producer: FutureProducer,
-    /// Where the stock topic ended before the test acted.
-    marks: TopicMarks,
-    /// The service's settings: its order and payment topics.
-    saga: SagaConfig,
     client: ProductServiceClient<tonic::transport::Channel>,
+}
+
+impl Deref for Saga {
+    type Target = Participant;
+
+    fn deref(&self) -> &Participant {
+        &self.participant
+    }
 }
 
 impl Saga {
@@ -66,40 +56,32 @@ impl Saga {
     }
 
     /// `instances` instances on one database and consumer group, with `saga`'s TTL, grace and
-    /// sweep interval.
+    /// sweep interval, consuming order and payment topics of their own and answering on the
+    /// stock topic.
     async fn start_with(instances: usize, saga: SagaConfig) -> Self {
-        let kafka = kafka();
-        let order_events = unique("e2e.saga.orders");
-        let payment_events = unique("e2e.saga.payments");
-        let own_topics = [order_events.clone(), payment_events.clone()];
-        create_topics(&kafka, &own_topics, 3).await;
-        create_topics(&kafka, &[topics::STOCK_EVENTS.to_owned()], 3).await;
-        let marks = topic_marks(&kafka, topics::STOCK_EVENTS).await;
-        let registry = spawn_registry().await;
-        let database_url = fresh_database().await;
+        let participant = Participant::prepare(
+            topics::STOCK_EVENTS,
+            &[topics::ORDER_EVENTS, topics::PAYMENT_EVENTS],
+        )
+        .await;
         let saga = SagaConfig {
             participation: Participation::new(unique("e2e-product-saga")),
-            order_events_topic: order_events,
-            payment_events_topic: payment_events,
+            order_events_topic: participant.input(topics::ORDER_EVENTS),
+            payment_events_topic: participant.input(topics::PAYMENT_EVENTS),
             ..saga
         };
         let mut services = Vec::new();
         for _ in 0..instances {
             let saga = saga.clone();
-            let registry_url = registry.admin_url();
+            let (database_url, registry_url) =
+                (&participant.database_url, participant.registry.admin_url());
             services
-                .push(spawn_product_service_with(&database_url, false, saga, &registry_url).await);
+                .push(spawn_product_service_with(database_url, false, saga, &registry_url).await);
         }
         let client = ProductServiceClient::new(grpc_channel(services[0].grpc_url()).await);
         Self {
+            participant,
             services,
-            db: PgPool::connect(&database_url).await.expect("connect"),
-            codec: EventCodec::new(RegistryClient::new(registry.admin_url())),
-            producer: kafka.producer().create().expect("producer"),
-            registry,
-            kafka,
-            marks,
-            saga,
             client,
         }
     }
@@ -128,56 +110,6 @@ impl Saga {
         let created = self.client.clone().create_product(request).await;
         let id = created.expect("product created").into_inner().product_id;
         id.parse().expect("product id")
-    }
-
-    /// Produces `event` to the service's topic for its kind, keyed by its order id.
-    async fn send(&self, event: impl Into<AnyEvent>) {
-        let event = event.into();
-        let payload = self.codec.encode_any(&event).await.expect("encode");
-        let topic = match event.event_type().topic() {
-            topics::ORDER_EVENTS => &self.saga.order_events_topic,
-            topics::PAYMENT_EVENTS => &self.saga.payment_events_topic,
-            other => panic!("the product service does not consume {other}"),
-        };
-        let record = FutureRecord::to(topic)
-            .key(event.order_id())
-            .payload(&payload);
-        self.producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|(err, _)| panic!("producing to {topic}: {err}"));
-    }
-
-    /// The stock events about `order_id` published so far, in order.
-    async fn answers(&self, order_id: Uuid) -> Vec<AnyEvent> {
-        let mut answers = self.answers_to(&[order_id]).await;
-        answers.remove(&order_id).unwrap_or_default()
-    }
-
-    /// The stock events about each of `orders` published so far, in order, in one read.
-    async fn answers_to(&self, orders: &[Uuid]) -> HashMap<Uuid, Vec<AnyEvent>> {
-        let mut answers = HashMap::<Uuid, Vec<AnyEvent>>::new();
-        for message in read_topic_since(&self.kafka, topics::STOCK_EVENTS, &self.marks).await {
-            let Some(order_id) = message.key.as_deref().and_then(|key| key.parse().ok()) else {
-                continue;
-            };
-            if orders.contains(&order_id) {
-                let event = self.codec.decode(&message.payload).await.expect("decode");
-                answers.entry(order_id).or_default().push(event);
-            }
-        }
-        answers
-    }
-
-    /// Waits until `count` stock events about `order_id` are published; returns them.
-    async fn wait_for_answers(&self, order_id: Uuid, count: usize) -> Vec<AnyEvent> {
-        wait_until(
-            &format!("{count} stock event(s) about {order_id} are published"),
-            ANSWER_WITHIN,
-            || async { self.answers(order_id).await.len() >= count },
-        )
-        .await;
-        self.answers(order_id).await
     }
 
     /// `(available, reserved, sold)` of `product_id`.
@@ -221,17 +153,13 @@ impl Saga {
         for service in self.services {
             service.stop().await.expect("product service stops");
         }
-        self.registry.stop().await.expect("registry stops");
+        self.participant.finish().await;
     }
 }
 
 /// A fresh order id and the id of the customer placing it.
 fn new_order() -> (Uuid, Uuid) {
     (Uuid::now_v7(), Uuid::now_v7())
-}
-
-fn metadata() -> EventMetadata {
-    EventMetadata::new(unique("corr"), None, "e2e-test")
 }
 
 fn order_created(order_id: Uuid, user_id: Uuid, lines: &[(Uuid, i64)]) -> OrderCreated {

@@ -14,79 +14,66 @@
 mod payments;
 mod refunds;
 
+use std::ops::Deref;
 use std::time::Duration;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use sagaway_contracts::codec::EventCodec;
 use sagaway_contracts::events::{
-    AnyEvent, EventMetadata, OrderCancelReason, OrderCancelled, StockReleaseReason, StockReleased,
-    StockReserved,
+    OrderCancelReason, OrderCancelled, StockReleaseReason, StockReleased, StockReserved,
 };
 use sagaway_contracts::pb::common::Money;
 use sagaway_contracts::pb::user::{self as pb, user_service_client::UserServiceClient};
-use sagaway_contracts::registry::RegistryClient;
 use sagaway_contracts::topics;
 use sagaway_platform::identity::Role;
 use sagaway_platform::inbox::Participation;
-use sagaway_platform::kafka::KafkaConfig;
 use sagaway_user::saga::SagaConfig;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Running, TopicMarks, as_caller, create_topics, fresh_database, grpc_channel, identity_with,
-    kafka, read_topic_since, spawn_registry, spawn_user_service_with, topic_marks, unique,
-    wait_until,
+    Running, as_caller, grpc_channel, identity_with, spawn_user_service_with, unique,
 };
+use crate::participant::{Participant, metadata};
 
-/// How long an answer may take: a consumer-group join, the registry, the outbox publisher.
-const ANSWER_WITHIN: Duration = Duration::from_secs(60);
-
-/// A user service taking part in the saga, and what the tests drive it with.
+/// A user service taking part in the saga, and what the tests drive it with (it dereferences
+/// to its [`Participant`]: `send`, `wait_for_answers`, `wait_until_applied`, ...).
 struct Saga {
+    participant: Participant,
     service: Running,
-    registry: Running,
-    db: PgPool,
-    kafka: KafkaConfig,
-    codec: EventCodec,
-    producer: FutureProducer,
-    /// Where the payment topic ended before the test acted.
-    marks: TopicMarks,
-    /// The service's settings: its stock and order topics.
-    saga: SagaConfig,
     client: UserServiceClient<tonic::transport::Channel>,
 }
 
+impl Deref for Saga {
+    type Target = Participant;
+
+    fn deref(&self) -> &Participant {
+        &self.participant
+    }
+}
+
 impl Saga {
-    /// One instance on a fresh database, consuming topics of its own.
+    /// One instance on a fresh database, consuming stock and order topics of its own and
+    /// answering on the payment topic.
     async fn start() -> Self {
-        let kafka = kafka();
+        let participant = Participant::prepare(
+            topics::PAYMENT_EVENTS,
+            &[topics::STOCK_EVENTS, topics::ORDER_EVENTS],
+        )
+        .await;
         let saga = SagaConfig {
             participation: Participation::new(unique("e2e-user-saga")),
-            stock_events_topic: unique("e2e.saga.stock"),
-            order_events_topic: unique("e2e.saga.orders"),
+            stock_events_topic: participant.input(topics::STOCK_EVENTS),
+            order_events_topic: participant.input(topics::ORDER_EVENTS),
         };
-        let own_topics = [
-            saga.stock_events_topic.clone(),
-            saga.order_events_topic.clone(),
-        ];
-        create_topics(&kafka, &own_topics, 3).await;
-        create_topics(&kafka, &[topics::PAYMENT_EVENTS.to_owned()], 3).await;
-        let marks = topic_marks(&kafka, topics::PAYMENT_EVENTS).await;
-        let registry = spawn_registry().await;
-        let database_url = fresh_database().await;
-        let service =
-            spawn_user_service_with(&database_url, None, saga.clone(), &registry.admin_url()).await;
+        let service = spawn_user_service_with(
+            &participant.database_url,
+            None,
+            saga,
+            &participant.registry.admin_url(),
+        )
+        .await;
         let client = UserServiceClient::new(grpc_channel(service.grpc_url()).await);
         Self {
+            participant,
             service,
-            db: PgPool::connect(&database_url).await.expect("connect"),
-            codec: EventCodec::new(RegistryClient::new(registry.admin_url())),
-            producer: kafka.producer().create().expect("producer"),
-            registry,
-            kafka,
-            marks,
-            saga,
             client,
         }
     }
@@ -120,70 +107,6 @@ impl Saga {
             client.top_up_balance(request).await.expect("topped up");
         }
         user_id
-    }
-
-    /// Produces `event` to the service's topic for its kind, keyed by its order id.
-    async fn send(&self, event: impl Into<AnyEvent>) {
-        let event = event.into();
-        let payload = self.codec.encode_any(&event).await.expect("encode");
-        let topic = match event.event_type().topic() {
-            topics::STOCK_EVENTS => &self.saga.stock_events_topic,
-            topics::ORDER_EVENTS => &self.saga.order_events_topic,
-            other => panic!("the user service does not consume {other}"),
-        };
-        let record = FutureRecord::to(topic)
-            .key(event.order_id())
-            .payload(&payload);
-        self.producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|(err, _)| panic!("producing to {topic}: {err}"));
-    }
-
-    /// The payment events about `order_id` published so far, in order.
-    async fn answers(&self, order_id: Uuid) -> Vec<AnyEvent> {
-        let mut answers = Vec::new();
-        for message in read_topic_since(&self.kafka, topics::PAYMENT_EVENTS, &self.marks).await {
-            if message.key.as_deref() == Some(order_id.to_string().as_str()) {
-                answers.push(self.codec.decode(&message.payload).await.expect("decode"));
-            }
-        }
-        answers
-    }
-
-    /// Waits until `count` payment events about `order_id` are published; returns them.
-    async fn wait_for_answers(&self, order_id: Uuid, count: usize) -> Vec<AnyEvent> {
-        wait_until(
-            &format!("{count} payment event(s) about {order_id} are published"),
-            ANSWER_WITHIN,
-            || async { self.answers(order_id).await.len() >= count },
-        )
-        .await;
-        self.answers(order_id).await
-    }
-
-    /// Waits until the service has applied every event in `event_ids` (repeats count once).
-    async fn wait_until_applied(&self, event_ids: &[String]) {
-        let distinct = std::collections::HashSet::<&String>::from_iter(event_ids).len();
-        wait_until("the events are applied", ANSWER_WITHIN, || async {
-            let applied: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = ANY($1)")
-                    .bind(event_ids)
-                    .fetch_one(&self.db)
-                    .await
-                    .expect("inbox");
-            applied == i64::try_from(distinct).expect("count")
-        })
-        .await;
-    }
-
-    /// How many events about `order_id` the service has written to its outbox.
-    async fn events_written(&self, order_id: Uuid) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE message_key = $1")
-            .bind(order_id.to_string())
-            .fetch_one(&self.db)
-            .await
-            .expect("outbox")
     }
 
     /// The balance of `user_id` in minor units.
@@ -236,12 +159,8 @@ impl Saga {
     async fn finish(self) {
         self.assert_money_conserved().await;
         self.service.stop().await.expect("user service stops");
-        self.registry.stop().await.expect("registry stops");
+        self.participant.finish().await;
     }
-}
-
-fn metadata() -> EventMetadata {
-    EventMetadata::new(unique("corr"), None, "e2e-test")
 }
 
 /// A StockReserved for `total_minor` EUR cents, expiring in half an hour.

@@ -3,8 +3,9 @@
 use sagaway_contracts::events::{AnyEvent, StockShortfallReason};
 use sagaway_product::saga::SagaConfig;
 
-use super::{ANSWER_WITHIN, Saga, new_order, order_created};
+use super::{Saga, new_order, order_created};
 use crate::helpers::wait_until;
+use crate::participant::WITHIN;
 
 #[tokio::test]
 async fn an_order_in_stock_is_reserved_with_prices_a_total_and_an_expiry() {
@@ -167,7 +168,7 @@ async fn the_same_order_created_delivered_many_times_reserves_once() {
 
     wait_until(
         "the four distinct deliveries are in the inbox",
-        ANSWER_WITHIN,
+        WITHIN,
         || async {
             let applied: i64 =
                 sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = ANY($1)")
@@ -208,7 +209,7 @@ async fn a_crowd_of_orders_for_a_few_units_on_two_instances_never_oversells() {
     .await;
 
     let ids: Vec<_> = orders.iter().map(|&(order_id, _)| order_id).collect();
-    wait_until("every order is answered", ANSWER_WITHIN, || async {
+    wait_until("every order is answered", WITHIN, || async {
         saga.answers_to(&ids).await.len() == ids.len()
     })
     .await;

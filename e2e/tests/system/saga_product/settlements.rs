@@ -8,10 +8,9 @@ use sagaway_product::saga::SagaConfig;
 use uuid::Uuid;
 
 use crate::helpers::wait_until;
+use crate::participant::WITHIN;
 
-use super::{
-    ANSWER_WITHIN, Saga, new_order, order_cancelled, order_completed, order_created, payment_failed,
-};
+use super::{Saga, new_order, order_cancelled, order_completed, order_created, payment_failed};
 
 /// A product with 10 units and an order that reserved 4 of them.
 async fn reserved_order(saga: &Saga) -> (Uuid, Uuid, Uuid) {
@@ -95,7 +94,7 @@ async fn a_cancelled_order_releases_the_reservation_once() {
     // Another topic: sent only now, so that it cannot overtake the cancellation.
     saga.send(late_failure).await;
 
-    wait_until("all three events are applied", ANSWER_WITHIN, || async {
+    wait_until("all three events are applied", WITHIN, || async {
         let applied: i64 =
             sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = ANY($1)")
                 .bind(&event_ids[..])
@@ -216,18 +215,14 @@ async fn an_order_completed_after_its_expired_stock_was_sold_again_commits_nothi
     let late_id = late.metadata.event_id.clone();
     saga.send(late).await;
 
-    wait_until(
-        "the late OrderCompleted is applied",
-        ANSWER_WITHIN,
-        || async {
-            let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
-                .bind(&late_id)
-                .fetch_one(&saga.db)
-                .await
-                .expect("inbox");
-            applied == 1
-        },
-    )
+    wait_until("the late OrderCompleted is applied", WITHIN, || async {
+        let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
+            .bind(&late_id)
+            .fetch_one(&saga.db)
+            .await
+            .expect("inbox");
+        applied == 1
+    })
     .await;
     let outbox_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE message_key = $1")
         .bind(order_id.to_string())
