@@ -16,6 +16,7 @@ use crate::helpers::{Running, fresh_database, spawn_product_service, spawn_user_
 mod attacks;
 mod fleet;
 mod protection;
+mod revocation;
 
 const ADMIN_EMAIL: &str = "root@sagaway.test";
 const ADMIN_PASSWORD: &str = "admin-password";
@@ -248,9 +249,19 @@ impl System {
 
     /// A registered, logged-in customer.
     async fn customer(&self) -> Login {
+        self.customer_with_sessions(1).await.1.remove(0)
+    }
+
+    /// A registered customer logged in `sessions` times (a phone, a laptop, ...): their email
+    /// and each session's tokens.
+    async fn customer_with_sessions(&self, sessions: usize) -> (String, Vec<Login>) {
         let email = format!("{}@sagaway.test", uuid::Uuid::new_v4().simple());
         assert_eq!(self.register(&email).await.status, 201);
-        self.login(&email, "correct horse").await
+        let mut logins = Vec::new();
+        for _ in 0..sessions {
+            logins.push(self.login(&email, "correct horse").await);
+        }
+        (email, logins)
     }
 
     async fn refresh(&self, refresh: &str) -> Answer {
@@ -287,6 +298,26 @@ async fn send_to(
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Answer { status, body }
 }
+
+/// `GET /v1/me` at the gateway at `base` until it refuses `token`, for at most a second; the
+/// last answer. Another gateway learns of a revocation from Redis pub/sub: the message leaves
+/// Redis before the revoking gateway is answered, but a gateway busy elsewhere (every process
+/// of a test shares one thread) may read it a moment after the client's next request. Tests
+/// give such gateways a cache age of a minute, so a refusal within the second can only come
+/// from the message.
+async fn refused_at(base: &str, token: &str) -> Answer {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let answer = send_to(base, Method::GET, "/v1/me", Some(token), None).await;
+        if answer.status == 401 || std::time::Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The session cache age of a gateway that must learn of revocations by message alone.
+const LONG_CACHE: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("payload");
@@ -362,7 +393,9 @@ async fn the_jwks_lists_the_signing_key_under_its_kid() {
     );
     let openapi = system.send(Method::GET, "/openapi.json", None, None).await;
     assert!(
-        openapi.body["paths"]["/v1/auth/login"]["post"].is_object(),
+        ["/v1/auth/login", "/v1/auth/revoke"]
+            .iter()
+            .all(|path| openapi.body["paths"][path]["post"].is_object()),
         "the auth endpoints are documented"
     );
     let login = system.customer().await;

@@ -1,12 +1,16 @@
 //! Live sessions remembered in-process for a moment (`SAGAWAY_SESSION_CACHE_MS`), so that an
 //! authenticated request need not ask Redis whether its session still exists.
 //!
-//! Revocation still holds from the next request, on every gateway instance:
+//! Revocation holds from the next request on the gateway that revokes, and on every other
+//! gateway from the moment the revocation message reaches it:
 //!
-//! - Whoever revokes a session (logout, a reused refresh token) deletes it in Redis and, in the
-//!   same atomic step, publishes its id on [`REVOKED_CHANNEL`]. Every gateway listens there
-//!   ([`listen`]) and forgets the session when the message arrives; the revoking gateway also
-//!   forgets it before it answers.
+//! - Whoever revokes a session (logout, `/v1/auth/revoke`, a reused refresh token) deletes it in
+//!   Redis and, in the same atomic step, publishes its id on [`REVOKED_CHANNEL`]. Every gateway
+//!   listens there ([`listen`]) and forgets the session when the message arrives; the revoking
+//!   gateway also forgets it before it answers. Redis sends the message before it answers the
+//!   revoking gateway, so it normally lands long before the client's next request can reach
+//!   another gateway; one too busy to read its subscription at that instant may serve a request
+//!   or two more from the cache, never past the entry's age.
 //! - While the subscription is not up (at start, after Redis restarts or the connection drops)
 //!   the cache is empty and unused: every request asks Redis, as with the cache turned off. A
 //!   revocation published while nobody listened is therefore never missed.

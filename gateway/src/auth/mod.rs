@@ -4,7 +4,8 @@
 //! Login opens a session in Redis ([`sessions`]) and answers a short-lived access token
 //! ([`tokens`], signed with a key from [`keys`]) and an opaque refresh token. Refreshing rotates
 //! the refresh token; presenting one already rotated away revokes the whole session. Logout
-//! deletes the session, so every token of it is refused on the next request.
+//! deletes the session, so every token of it is refused on the next request; `revoke` ends
+//! every session of a user at once (one's own, or anyone's with the admin role).
 
 pub mod guard;
 pub mod keys;
@@ -56,7 +57,7 @@ pub struct Auth {
     pub timeout: Duration,
 }
 
-/// `/v1/auth/{register,login,refresh,logout}` and `/.well-known/jwks.json`.
+/// `/v1/auth/{register,login,refresh,logout,revoke}` and `/.well-known/jwks.json`.
 pub fn router(auth: Arc<Auth>) -> Router {
     Router::new()
         .route(
@@ -74,6 +75,10 @@ pub fn router(auth: Arc<Auth>) -> Router {
         .route(
             "/v1/auth/logout",
             post(logout).fallback(|| only(Method::POST)),
+        )
+        .route(
+            "/v1/auth/revoke",
+            post(revoke).fallback(|| only(Method::POST)),
         )
         .route(
             "/.well-known/jwks.json",
@@ -139,6 +144,53 @@ async fn logout(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Answer {
         .await
         .map_err(store_unavailable)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Bearer and `{user_id}` (the caller's own when absent) → every session of that user ends at
+/// once, here and on every gateway; 200 with how many were live. Another user's sessions take
+/// the admin role; the caller's own session must still be live.
+async fn revoke(State(auth): State<Arc<Auth>>, headers: HeaderMap, body: Bytes) -> Answer {
+    #[derive(Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[serde(default, alias = "userId")]
+        user_id: Option<String>,
+    }
+    let claims = bearer(&headers)
+        .and_then(|token| auth.tokens.verify(token))
+        .map_err(unauthenticated)?;
+    let owner = auth
+        .sessions
+        .owner(&claims.sid)
+        .await
+        .map_err(store_unavailable)?;
+    if owner.as_deref() != Some(claims.sub.as_str()) {
+        return Err(unauthenticated(TokenError::SessionRevoked));
+    }
+    let body: Body = if body.is_empty() {
+        Body::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|err| GatewayError::bad_request(format!("invalid JSON in body: {err}")))?
+    };
+    let user = match body.user_id {
+        None => claims.sub.clone(),
+        Some(given) => uuid::Uuid::parse_str(given.trim())
+            .map_err(|_| GatewayError::bad_request("user_id must be a user id (UUID)"))?
+            .to_string(),
+    };
+    let admin = claims.roles.iter().any(|role| role == Role::Admin.as_str());
+    if user != claims.sub && !admin {
+        let message = "revoking another user's sessions takes the admin role";
+        return Err(Status::permission_denied(message).into());
+    }
+    let ended = auth
+        .sessions
+        .revoke_all(&user)
+        .await
+        .map_err(store_unavailable)?;
+    tracing::info!(user = %user, by = %claims.sub, sessions = ended, "sessions revoked");
+    Ok(Json(json!({ "revoked_sessions": ended })).into_response())
 }
 
 /// The public keys that verify access tokens.

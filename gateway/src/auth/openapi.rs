@@ -51,6 +51,20 @@ pub fn describe(document: &mut Value) {
             "security": [{ "bearer": [] }],
             "responses": { "204": { "description": "revoked" }, "401": error },
         } },
+        "/v1/auth/revoke": { "post": {
+            "summary": "Ends every session of a user at once: the caller's own, or with the admin role anyone's.",
+            "security": [{ "bearer": [] }],
+            "requestBody": { "required": false, "content": { "application/json": { "schema": {
+                "type": "object",
+                "properties": { "user_id": { "type": "string", "description": "the caller when absent" } },
+            } } } },
+            "responses": {
+                "200": answer("how many sessions were live", json!({
+                    "type": "object", "properties": { "revoked_sessions": { "type": "integer" } },
+                })),
+                "400": error, "401": error, "403": error,
+            },
+        } },
         "/.well-known/jwks.json": { "get": {
             "summary": "The public keys that verify access tokens.",
             "security": [],

@@ -8,6 +8,14 @@
 //! the used ones, which is reuse, and the whole session is deleted. Deleting a session also
 //! publishes its id on `live::REVOKED_CHANNEL`, in the same atomic step, so that every gateway's
 //! [`SessionCache`] forgets it: a revoked session is refused on the very next request.
+//!
+//! The set `sagaway:user-sessions:{user}` names each user's sessions, so that all of them can
+//! be ended at once ([`Sessions::revoke_all`]: "log out everywhere", or an administrator
+//! locking a user out). It lives as long as the user's longest-lived session: every login and
+//! rotation renews it to the session TTL. Ending one session takes it out of the set; a
+//! session that merely expired stays in it until the set expires, harmlessly. The scripts name
+//! the set from the session's `user` field, a key they are not given: Sagaway's Redis is one
+//! node, not a cluster.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,23 +29,55 @@ use sagaway_platform::identity::Role;
 use crate::auth::live::{REVOKED_CHANNEL, SessionCache};
 use crate::store::{Store, digest};
 
-/// Rotates `KEYS[1]`'s refresh hash from `ARGV[1]` to `ARGV[2]` and renews the TTL (`ARGV[3]`);
-/// on reuse deletes the session and publishes `ARGV[5]` (its id) on channel `ARGV[4]`.
+/// The prefix of a session's key; the session id follows.
+const SESSION_PREFIX: &str = "sagaway:session:";
+
+/// The prefix of the set of a user's sessions; the user id follows.
+const USER_SESSIONS_PREFIX: &str = "sagaway:user-sessions:";
+
+/// Rotates `KEYS[1]`'s refresh hash from `ARGV[1]` to `ARGV[2]` and renews the TTL (`ARGV[3]`)
+/// of the session and of its user's set (`ARGV[6]` and the user id); on reuse deletes the
+/// session, takes it out of the set and publishes `ARGV[5]` (its id) on channel `ARGV[4]`.
 const ROTATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local user = redis.call('HGET', KEYS[1], 'user')
 if redis.call('HGET', KEYS[1], 'refresh') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'refresh', ARGV[2], 'used:' .. ARGV[1], '1')
   redis.call('EXPIRE', KEYS[1], ARGV[3])
-  local user = redis.call('HGET', KEYS[1], 'user')
+  redis.call('EXPIRE', ARGV[6] .. user, ARGV[3])
   local roles = redis.call('HGET', KEYS[1], 'roles')
   return {'rotated', user, roles}
 end
 if redis.call('HEXISTS', KEYS[1], 'used:' .. ARGV[1]) == 1 then
   redis.call('DEL', KEYS[1])
+  redis.call('SREM', ARGV[6] .. user, ARGV[5])
   redis.call('PUBLISH', ARGV[4], ARGV[5])
   return {'reused'}
 end
 return {'invalid'}
+";
+
+/// Deletes session `KEYS[1]`, takes `ARGV[2]` (its id) out of its user's set (`ARGV[3]` and
+/// the user id) and publishes the id on channel `ARGV[1]`.
+const REVOKE: &str = r"
+local user = redis.call('HGET', KEYS[1], 'user')
+redis.call('DEL', KEYS[1])
+if user then redis.call('SREM', ARGV[3] .. user, ARGV[2]) end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 0
+";
+
+/// Deletes every session in the user's set `KEYS[1]` (keys `ARGV[1]` and the id), publishes
+/// each id on channel `ARGV[2]`, deletes the set; returns the ids of the sessions that were
+/// still there.
+const REVOKE_ALL: &str = r"
+local ended = {}
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('DEL', ARGV[1] .. sid) == 1 then table.insert(ended, sid) end
+  redis.call('PUBLISH', ARGV[2], sid)
+end
+redis.call('DEL', KEYS[1])
+return ended
 ";
 
 /// A live session's owner.
@@ -107,11 +147,16 @@ impl Sessions {
             ("roles", roles.join(",")),
             ("refresh", hash(&refresh)),
         ];
+        let sessions = user_sessions_key(user_id);
         redis::pipe()
             .atomic()
             .hset_multiple(key(&sid), &fields)
             .ignore()
             .expire(key(&sid), self.ttl_secs())
+            .ignore()
+            .sadd(&sessions, &sid)
+            .ignore()
+            .expire(&sessions, self.ttl_secs())
             .ignore()
             .query_async::<()>(&mut self.redis().await?)
             .await?;
@@ -131,6 +176,7 @@ impl Sessions {
             .arg(self.ttl_secs())
             .arg(REVOKED_CHANNEL)
             .arg(sid)
+            .arg(USER_SESSIONS_PREFIX)
             .query_async(&mut self.redis().await?)
             .await?;
         match outcome.as_slice() {
@@ -153,16 +199,43 @@ impl Sessions {
 
     /// Ends session `sid` at once, here and (through the revocation channel) on every gateway.
     pub async fn revoke(&self, sid: &str) -> Result<(), redis::RedisError> {
-        redis::pipe()
-            .atomic()
-            .del(key(sid))
-            .ignore()
-            .publish(REVOKED_CHANNEL, sid)
-            .ignore()
+        redis::cmd("EVAL")
+            .arg(REVOKE)
+            .arg(1)
+            .arg(key(sid))
+            .arg(REVOKED_CHANNEL)
+            .arg(sid)
+            .arg(USER_SESSIONS_PREFIX)
             .query_async::<()>(&mut self.redis().await?)
             .await?;
         self.cache.evict(sid);
         Ok(())
+    }
+
+    /// Ends every session of `user_id` at once, here and on every gateway; returns how many
+    /// were live.
+    pub async fn revoke_all(&self, user_id: &str) -> Result<usize, redis::RedisError> {
+        let ended: Vec<String> = redis::cmd("EVAL")
+            .arg(REVOKE_ALL)
+            .arg(1)
+            .arg(user_sessions_key(user_id))
+            .arg(SESSION_PREFIX)
+            .arg(REVOKED_CHANNEL)
+            .query_async(&mut self.redis().await?)
+            .await?;
+        for sid in &ended {
+            self.cache.evict(sid);
+        }
+        Ok(ended.len())
+    }
+
+    /// The user whose session `sid` is, if it is live.
+    pub async fn owner(&self, sid: &str) -> Result<Option<String>, redis::RedisError> {
+        redis::cmd("HGET")
+            .arg(key(sid))
+            .arg("user")
+            .query_async(&mut self.redis().await?)
+            .await
     }
 
     fn ttl_secs(&self) -> i64 {
@@ -172,7 +245,12 @@ impl Sessions {
 
 /// The Redis key of session `sid`.
 pub fn key(sid: &str) -> String {
-    format!("sagaway:session:{sid}")
+    format!("{SESSION_PREFIX}{sid}")
+}
+
+/// The Redis key of the set of `user_id`'s sessions.
+fn user_sessions_key(user_id: &str) -> String {
+    format!("{USER_SESSIONS_PREFIX}{user_id}")
 }
 
 /// `{sid}.{256 random bits, base64url}`.

@@ -139,12 +139,10 @@ async fn bearer_requests_count_against_ip_and_user_in_the_session_round_trip() {
         config.rate_limit_per_user = 3;
     })
     .await;
-    let email = format!("{}@sagaway.test", uuid::Uuid::new_v4().simple());
-    assert_eq!(system.register(&email).await.status, 201);
-    let (phone, laptop) = (
-        system.login(&email, "correct horse").await,
-        system.login(&email, "correct horse").await,
-    );
+    let (_, logins) = system.customer_with_sessions(2).await;
+    let [phone, laptop] = logins.as_slice() else {
+        unreachable!("two sessions")
+    };
     let other = system.customer().await;
     let mut statuses = vec![];
     for token in [&phone.access, &laptop.access, &phone.access, &laptop.access] {
