@@ -1,10 +1,11 @@
 //! Setting request fields from text: path variables and query parameters, by field path
-//! (`product.sku`), accepting proto or JSON field names, repeated fields, enums by name or
-//! number, and well-known types written as their JSON strings.
+//! (`product.sku`), accepting proto or JSON field names, repeated fields, map entries
+//! (`labels[key]`, as grpc-gateway and OpenAPI's `deepObject` style write them), enums by name
+//! or number, and well-known types written as their JSON strings.
 
 use base64::Engine as _;
 use prost_reflect::{
-    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage as _, Value,
+    DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage as _, Value,
 };
 
 /// Finds a field by its proto name or its JSON name.
@@ -28,7 +29,9 @@ pub fn set_from_text(
     let field =
         find_field(&target.descriptor(), leaf).ok_or_else(|| format!("{dotted}: no such field"))?;
     if field.is_map() {
-        return Err(format!("{dotted}: map fields cannot be set from text"));
+        return Err(format!(
+            "{dotted}: a map field is set one entry at a time, as {dotted}[key]"
+        ));
     }
     let value = parse_value(&field.kind(), raw).map_err(|why| format!("{dotted}: {why}"))?;
     if field.is_list() {
@@ -37,6 +40,60 @@ pub fn set_from_text(
         }
     } else {
         target.set_field(&field, value);
+    }
+    Ok(())
+}
+
+/// A query parameter's name as a field path and, for a map entry (`labels[key]`), its key.
+pub fn query_name(name: &str) -> Result<(Vec<String>, Option<&str>), String> {
+    let (dotted, key) = match name.split_once('[') {
+        None => (name, None),
+        Some((dotted, rest)) => {
+            let key = rest
+                .strip_suffix(']')
+                .filter(|key| !key.contains(['[', ']']))
+                .ok_or_else(|| format!("{name}: a map entry is written field[key]"))?;
+            (dotted, Some(key))
+        }
+    };
+    Ok((dotted.split('.').map(str::to_owned).collect(), key))
+}
+
+/// Sets the entry `key` of the map field at `path` from `raw`.
+pub fn set_map_entry_from_text(
+    message: &mut DynamicMessage,
+    path: &[String],
+    key: &str,
+    raw: &str,
+) -> Result<(), String> {
+    let dotted = path.join(".");
+    let named = format!("{dotted}[{key}]");
+    let (leaf, parents) = path
+        .split_last()
+        .ok_or_else(|| "empty field path".to_owned())?;
+    let target = message_at_mut(message, parents).map_err(|why| format!("{named}: {why}"))?;
+    let field =
+        find_field(&target.descriptor(), leaf).ok_or_else(|| format!("{named}: no such field"))?;
+    let Kind::Message(entry) = field.kind().clone() else {
+        return Err(format!("{named}: {dotted} is not a map field"));
+    };
+    if !field.is_map() {
+        return Err(format!("{named}: {dotted} is not a map field"));
+    }
+    let key = match parse_value(&entry.map_entry_key_field().kind(), key) {
+        Ok(Value::String(text)) => MapKey::String(text),
+        Ok(Value::Bool(flag)) => MapKey::Bool(flag),
+        Ok(Value::I32(number)) => MapKey::I32(number),
+        Ok(Value::I64(number)) => MapKey::I64(number),
+        Ok(Value::U32(number)) => MapKey::U32(number),
+        Ok(Value::U64(number)) => MapKey::U64(number),
+        Ok(_) => return Err(format!("{named}: not a valid map key")),
+        Err(why) => return Err(format!("{named}: key {why}")),
+    };
+    let value = parse_value(&entry.map_entry_value_field().kind(), raw)
+        .map_err(|why| format!("{named}: {why}"))?;
+    if let Some(map) = target.get_field_mut(&field).as_map_mut() {
+        map.insert(key, value);
     }
     Ok(())
 }

@@ -127,3 +127,34 @@ fn well_known_types_are_read_from_their_json_text() {
     assert_eq!(seconds, Some(1_767_323_045));
     assert!(parse_value(&Kind::Message(timestamp), "yesterday").is_err());
 }
+
+#[test]
+fn query_names_are_field_paths_with_an_optional_map_key() {
+    assert_eq!(
+        query_name("product.sku").expect("plain"),
+        (path("product.sku"), None)
+    );
+    assert_eq!(
+        query_name("labels[a.b]").expect("entry"),
+        (path("labels"), Some("a.b")),
+        "a key may hold dots"
+    );
+    assert_eq!(
+        query_name("x.labels[]").expect("empty key"),
+        (path("x.labels"), Some(""))
+    );
+    for bad in ["labels[a", "labels[a]b", "labels[a[b]]"] {
+        let why = query_name(bad).expect_err(bad);
+        assert!(why.contains("field[key]"), "{bad}: {why}");
+    }
+}
+
+#[test]
+fn a_map_entry_of_a_field_that_is_not_a_map_names_the_field() {
+    let mut request = message("sagaway.product.v1.ListProductsRequest");
+    let why = set_map_entry_from_text(&mut request, &path("page_size"), "a", "1")
+        .expect_err("page_size is no map");
+    assert_eq!(why, "page_size[a]: page_size is not a map field");
+    let why = set_map_entry_from_text(&mut request, &path("nope"), "a", "1").expect_err("no field");
+    assert_eq!(why, "nope[a]: no such field");
+}

@@ -81,14 +81,22 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
                     .iter()
                     .any(|b| b.split('.').next() == Some(field.name()))
                     || body_field == Some(field.name())
-                    || matches!(field.kind(), Kind::Message(_)) && !is_well_known(&field);
+                    || matches!(field.kind(), Kind::Message(_))
+                        && !field.is_map()
+                        && !is_well_known(&field);
                 if !skip {
-                    parameters.push(json!({
+                    let mut parameter = json!({
                         "name": field.name(),
                         "in": "query",
                         "description": comments(field.parent_file(), field.path()).unwrap_or_default(),
                         "schema": schemas.field(&field),
-                    }));
+                    });
+                    // A map is written one entry per parameter: `labels[key]=value`.
+                    if field.is_map() {
+                        parameter["style"] = json!("deepObject");
+                        parameter["explode"] = json!(true);
+                    }
+                    parameters.push(parameter);
                 }
             }
         }

@@ -23,7 +23,9 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
 use crate::error::GatewayError;
-use crate::fields::{find_field, message_at_mut, set_from_text};
+use crate::fields::{
+    find_field, message_at_mut, query_name, set_from_text, set_map_entry_from_text,
+};
 use crate::headers::outgoing_metadata;
 use crate::routes::{Lookup, Route, RouteTable};
 use crate::template::Bindings;
@@ -186,15 +188,20 @@ pub fn request_message(
     }
     if body_field != Some("*") {
         for (name, value) in query {
+            let query_error = |why| GatewayError::bad_request(format!("query parameter {why}"));
+            let (path, key) = query_name(name).map_err(query_error)?;
+            let dotted = path.join(".");
             let covered = bound
                 .iter()
-                .any(|b| name == b || name.starts_with(&format!("{b}.")));
+                .any(|b| dotted == *b || dotted.starts_with(&format!("{b}.")));
             if covered {
                 continue;
             }
-            let path: Vec<String> = name.split('.').map(str::to_owned).collect();
-            set_from_text(&mut message, &path, value)
-                .map_err(|why| GatewayError::bad_request(format!("query parameter {why}")))?;
+            match key {
+                None => set_from_text(&mut message, &path, value),
+                Some(key) => set_map_entry_from_text(&mut message, &path, key, value),
+            }
+            .map_err(query_error)?;
         }
     }
     Ok(message)

@@ -56,6 +56,7 @@ message EchoRequest {
   Mood mood = 3;
   repeated string tags = 4;
   Shelf shelf = 5;
+  map<string, int32> counts = 6;
 }
 message EchoReply {
   string message = 1;
@@ -66,6 +67,7 @@ message EchoReply {
   string request_id = 6;
   string traceparent = 7;
   string user_id = 8;
+  map<string, int32> counts = 9;
 }
 message Note { string text = 1; int32 stars = 2; string board = 3; }
 message PinNoteRequest { string board = 1; Note note = 2; }
@@ -191,7 +193,7 @@ async fn answer(
     let mut reply = DynamicMessage::new(rpc.output());
     match method {
         "Echo" => {
-            for name in ["message", "times", "mood", "tags"] {
+            for name in ["message", "times", "mood", "tags", "counts"] {
                 if let Some(value) = field(name) {
                     reply.set_field_by_name(name, value);
                 }

@@ -87,6 +87,43 @@ async fn a_service_the_gateway_was_not_built_for_joins_through_configuration() {
     assert_eq!(echoed.body["tags"], json!(["a", "b"]));
     assert_eq!(echoed.body["shelf"], "", "defaults are emitted");
 
+    // Map fields, one entry per parameter (grpc-gateway's and OpenAPI deepObject's form).
+    let counted = get(&format!(
+        "{base}/v1/echo/hi?counts[apples]=3&counts%5Bpears%5D=2&counts[apples]=4"
+    ))
+    .await;
+    assert_eq!(counted.status, 200, "{}", counted.body);
+    assert_eq!(
+        counted.body["counts"],
+        json!({"apples": 4, "pears": 2}),
+        "the last value of a key wins"
+    );
+    for (query, message) in [
+        (
+            "counts[apples]=many",
+            "query parameter counts[apples]: \"many\" is not a 32-bit integer",
+        ),
+        (
+            "counts=3",
+            "query parameter counts: a map field is set one entry at a time, as counts[key]",
+        ),
+        (
+            "tags[a]=1",
+            "query parameter tags[a]: tags is not a map field",
+        ),
+        (
+            "counts[apples=1",
+            "query parameter counts[apples: a map entry is written field[key]",
+        ),
+    ] {
+        let refused = get(&format!("{base}/v1/echo/hi?{query}")).await;
+        assert_eq!(
+            (refused.status, refused.body["message"].as_str()),
+            (400, Some(message)),
+            "{query}"
+        );
+    }
+
     let shelved = get(&format!("{base}/v1/echo/shelves/shelves/7/hi%20there")).await;
     assert_eq!(shelved.status, 200, "{}", shelved.body);
     assert_eq!(
@@ -111,6 +148,19 @@ async fn a_service_the_gateway_was_not_built_for_joins_through_configuration() {
     assert_eq!(
         echo["summary"], "Echoes a message, with the request id and trace it came with.",
         "{echo}"
+    );
+    let counts = echo["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|parameter| parameter["name"] == "counts")
+        .expect("the map is a query parameter");
+    assert_eq!(
+        (
+            &counts["style"],
+            &counts["schema"]["additionalProperties"]["type"]
+        ),
+        (&json!("deepObject"), &json!("integer"))
     );
     assert!(
         openapi.body["paths"]["/v1/products"]["post"].is_object(),
