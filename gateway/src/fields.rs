@@ -22,12 +22,7 @@ pub fn set_from_text(
     raw: &str,
 ) -> Result<(), String> {
     let dotted = path.join(".");
-    let (leaf, parents) = path
-        .split_last()
-        .ok_or_else(|| "empty field path".to_owned())?;
-    let target = message_at_mut(message, parents).map_err(|why| format!("{dotted}: {why}"))?;
-    let field =
-        find_field(&target.descriptor(), leaf).ok_or_else(|| format!("{dotted}: no such field"))?;
+    let (target, field) = field_at(message, path, &dotted)?;
     if field.is_map() {
         return Err(format!(
             "{dotted}: a map field is set one entry at a time, as {dotted}[key]"
@@ -68,12 +63,7 @@ pub fn set_map_entry_from_text(
 ) -> Result<(), String> {
     let dotted = path.join(".");
     let named = format!("{dotted}[{key}]");
-    let (leaf, parents) = path
-        .split_last()
-        .ok_or_else(|| "empty field path".to_owned())?;
-    let target = message_at_mut(message, parents).map_err(|why| format!("{named}: {why}"))?;
-    let field =
-        find_field(&target.descriptor(), leaf).ok_or_else(|| format!("{named}: no such field"))?;
+    let (target, field) = field_at(message, path, &named)?;
     let Kind::Message(entry) = field.kind().clone() else {
         return Err(format!("{named}: {dotted} is not a map field"));
     };
@@ -96,6 +86,21 @@ pub fn set_map_entry_from_text(
         map.insert(key, value);
     }
     Ok(())
+}
+
+/// The message holding the field at `path`, and the field; errors begin with `named`.
+fn field_at<'a>(
+    message: &'a mut DynamicMessage,
+    path: &[String],
+    named: &str,
+) -> Result<(&'a mut DynamicMessage, FieldDescriptor), String> {
+    let (leaf, parents) = path
+        .split_last()
+        .ok_or_else(|| "empty field path".to_owned())?;
+    let target = message_at_mut(message, parents).map_err(|why| format!("{named}: {why}"))?;
+    let field =
+        find_field(&target.descriptor(), leaf).ok_or_else(|| format!("{named}: no such field"))?;
+    Ok((target, field))
 }
 
 /// The nested message at `parents` (each a singular message field), created when unset.
