@@ -316,6 +316,20 @@ async fn refused_at(base: &str, token: &str) -> Answer {
     }
 }
 
+/// Deletes `key` straight in Redis, behind the gateways' backs; how many keys went.
+async fn delete_in_redis(key: &str) -> u32 {
+    let mut redis = redis::Client::open(crate::helpers::redis_url())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connects");
+    redis::cmd("DEL")
+        .arg(key)
+        .query_async(&mut redis)
+        .await
+        .expect("DEL")
+}
+
 /// The session cache age of a gateway that must learn of revocations by message alone.
 const LONG_CACHE: std::time::Duration = std::time::Duration::from_secs(60);
 

@@ -12,7 +12,7 @@
 //! The set `sagaway:user-sessions:{user}` names each user's sessions, so that all of them can
 //! be ended at once ([`Sessions::revoke_all`]: "log out everywhere", or an administrator
 //! locking a user out). It lives as long as the user's longest-lived session: every login and
-//! rotation renews it to the session TTL. Ending one session takes it out of the set; a
+//! rotation adds its session to it and renews it to the session TTL. Ending one session takes it out of the set; a
 //! session that merely expired stays in it until the set expires, harmlessly. The scripts name
 //! the set from the session's `user` field, a key they are not given: Sagaway's Redis is one
 //! node, not a cluster.
@@ -36,14 +36,17 @@ const SESSION_PREFIX: &str = "sagaway:session:";
 const USER_SESSIONS_PREFIX: &str = "sagaway:user-sessions:";
 
 /// Rotates `KEYS[1]`'s refresh hash from `ARGV[1]` to `ARGV[2]` and renews the TTL (`ARGV[3]`)
-/// of the session and of its user's set (`ARGV[6]` and the user id); on reuse deletes the
-/// session, takes it out of the set and publishes `ARGV[5]` (its id) on channel `ARGV[4]`.
+/// of the session and of its user's set (`ARGV[6]` and the user id), adding the session's id
+/// (`ARGV[5]`) to the set (a session opened before the set existed joins it at its first
+/// refresh); on reuse deletes the session, takes it out of the set and publishes its id on
+/// channel `ARGV[4]`.
 const ROTATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 local user = redis.call('HGET', KEYS[1], 'user')
 if redis.call('HGET', KEYS[1], 'refresh') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'refresh', ARGV[2], 'used:' .. ARGV[1], '1')
   redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('SADD', ARGV[6] .. user, ARGV[5])
   redis.call('EXPIRE', ARGV[6] .. user, ARGV[3])
   local roles = redis.call('HGET', KEYS[1], 'roles')
   return {'rotated', user, roles}

@@ -8,8 +8,7 @@ use std::time::Duration;
 use reqwest::Method;
 use sagaway_gateway::auth::keys::JwtAlgorithm;
 
-use super::{LONG_CACHE, System, claims_of, refused_at, send_to};
-use crate::helpers::redis_url;
+use super::{LONG_CACHE, System, claims_of, delete_in_redis, refused_at, send_to};
 
 async fn me_at(base: &str, token: &str) -> (u16, String) {
     let answer = send_to(base, Method::GET, "/v1/me", Some(token), None).await;
@@ -67,16 +66,7 @@ async fn a_reused_refresh_token_on_one_gateway_revokes_the_session_on_another() 
 /// revocation message.
 async fn delete_session_in_redis(access: &str) {
     let sid = claims_of(access)["sid"].as_str().expect("sid").to_owned();
-    let mut redis = redis::Client::open(redis_url())
-        .expect("redis url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis connects");
-    let deleted: u32 = redis::cmd("DEL")
-        .arg(format!("sagaway:session:{sid}"))
-        .query_async(&mut redis)
-        .await
-        .expect("DEL");
+    let deleted = delete_in_redis(&format!("sagaway:session:{sid}")).await;
     assert_eq!(deleted, 1, "the session existed");
 }
 

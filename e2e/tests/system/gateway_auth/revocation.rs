@@ -6,7 +6,10 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::{ADMIN_EMAIL, ADMIN_PASSWORD, LONG_CACHE, System, claims_of, refused_at, send_to};
+use super::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, LONG_CACHE, System, claims_of, delete_in_redis, refused_at,
+    send_to,
+};
 
 #[tokio::test]
 async fn a_user_ends_all_their_sessions_at_once_and_may_log_in_again() {
@@ -149,5 +152,28 @@ async fn another_users_sessions_take_the_admin_role_and_a_user_id() {
         200,
         "nothing was revoked"
     );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_missing_from_its_users_set_joins_it_at_its_next_refresh() {
+    // As a session opened before the gateway kept the set would be.
+    let system = System::start().await;
+    let login = system.customer().await;
+    let user = claims_of(&login.access)["sub"]
+        .as_str()
+        .expect("sub")
+        .to_owned();
+    let removed = delete_in_redis(&format!("sagaway:user-sessions:{user}")).await;
+    assert_eq!(removed, 1, "login put the session in the set");
+
+    let refreshed = system.refresh(&login.refresh).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let access = refreshed.body["access_token"].as_str().expect("token");
+    let revoked = system
+        .send(Method::POST, "/v1/auth/revoke", Some(access), None)
+        .await;
+    assert_eq!(revoked.body, json!({ "revoked_sessions": 1 }));
+    assert_eq!(system.me(access).await.status, 401);
     system.stop().await;
 }
