@@ -211,6 +211,15 @@ impl System {
         (gateway, base)
     }
 
+    /// Another gateway as [`System::another_gateway`] makes it, whose session cache keeps an
+    /// entry for a minute: within a test, only a revocation message makes it forget one.
+    async fn gateway_told_by_message(&self) -> (Running, String) {
+        self.another_gateway(|config| {
+            config.auth.session_cache = std::time::Duration::from_secs(60);
+        })
+        .await
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -299,21 +308,25 @@ async fn send_to(
     Answer { status, body }
 }
 
-/// `GET /v1/me` at the gateway at `base` until it refuses `token`, for at most a second; the
-/// last answer. Another gateway learns of a revocation from Redis pub/sub: the message leaves
-/// Redis before the revoking gateway is answered, but a gateway busy elsewhere (every process
-/// of a test shares one thread) may read it a moment after the client's next request. Tests
-/// give such gateways a cache age of a minute, so a refusal within the second can only come
-/// from the message.
-async fn refused_at(base: &str, token: &str) -> Answer {
+/// Asserts that the gateway at `base` refuses `token` with `session revoked` within a second
+/// (`GET /v1/me`, polled). Another gateway learns of a revocation from Redis pub/sub: the
+/// message leaves Redis before the revoking gateway is answered, but a gateway busy elsewhere
+/// (every process of a test shares one thread) may read it a moment after the client's next
+/// request. Such gateways come from [`System::gateway_told_by_message`], with a cache age of a
+/// minute, so a refusal within the second can only come from the message.
+async fn assert_revoked_at(base: &str, token: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    loop {
+    let refused = loop {
         let answer = send_to(base, Method::GET, "/v1/me", Some(token), None).await;
         if answer.status == 401 || std::time::Instant::now() > deadline {
-            return answer;
+            break answer;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    };
+    assert_eq!(
+        (refused.status, refused.message()),
+        (401, "session revoked")
+    );
 }
 
 /// Deletes `key` straight in Redis, behind the gateways' backs; how many keys went.
@@ -329,9 +342,6 @@ async fn delete_in_redis(key: &str) -> u32 {
         .await
         .expect("DEL")
 }
-
-/// The session cache age of a gateway that must learn of revocations by message alone.
-const LONG_CACHE: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("payload");
