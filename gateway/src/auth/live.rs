@@ -139,11 +139,6 @@ impl SessionCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Whether the revocation subscription is up and the cache in use.
-    pub fn is_listening(&self) -> bool {
-        self.listening.load(Ordering::Acquire)
-    }
 }
 
 /// Follows [`REVOKED_CHANNEL`] for as long as the gateway runs, evicting each revoked session;

@@ -7,7 +7,8 @@
 //! concurrent refreshes with the same token cannot both win: the second finds the token among
 //! the used ones, which is reuse, and the whole session is deleted. Deleting a session also
 //! publishes its id on `live::REVOKED_CHANNEL`, in the same atomic step, so that every gateway's
-//! [`SessionCache`] forgets it: a revoked session is refused on the very next request.
+//! [`SessionCache`] forgets it: the revoking gateway refuses the session from the very next
+//! request, the others as soon as the message reaches them (see `auth::live`).
 //!
 //! The set `sagaway:user-sessions:{user}` names each user's sessions, so that all of them can
 //! be ended at once ([`Sessions::revoke_all`]: "log out everywhere", or an administrator
