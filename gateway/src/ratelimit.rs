@@ -241,7 +241,9 @@ impl RateLimiter {
                 None => Ok(()),
             };
         }
-        match self.count(&self.counter(scope, who, now)).await {
+        let counter = self.counter(scope, who, now);
+        let counted = self.add_in_redis(&[(counter, 1)]).await;
+        match counted.map(|totals| totals.first().copied().unwrap_or_default()) {
             Ok(count) if count > limit => Err(self.refusal(scope, limit, now)),
             Ok(_) => Ok(()),
             Err(error) => {
@@ -251,16 +253,18 @@ impl RateLimiter {
         }
     }
 
-    async fn count(&self, counter: &str) -> Result<u64, redis::RedisError> {
+    /// Adds each `(counter, requests)` to Redis, each counter expiring with its window, in one
+    /// atomic round trip; the counters' new totals, in order.
+    async fn add_in_redis(&self, counts: &[(String, u64)]) -> Result<Vec<u64>, redis::RedisError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (counter, requests) in counts {
+            pipe.incr(counter, *requests)
+                .expire(counter, self.expiry())
+                .ignore();
+        }
         let mut redis = self.store.connection().await?;
-        let (count,): (u64,) = redis::pipe()
-            .atomic()
-            .incr(counter, 1)
-            .expire(counter, self.expiry())
-            .ignore()
-            .query_async(&mut redis)
-            .await?;
-        Ok(count)
+        pipe.query_async(&mut redis).await
     }
 
     fn expiry(&self) -> i64 {
@@ -354,14 +358,7 @@ impl RateLimiter {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        for (counter, sent) in &batch {
-            pipe.incr(counter, *sent)
-                .expire(counter, self.expiry())
-                .ignore();
-        }
-        let mut redis = self.store.connection().await?;
-        let totals: Vec<u64> = pipe.query_async(&mut redis).await?;
+        let totals = self.add_in_redis(&batch).await?;
         for ((counter, sent), total) in batch.iter().zip(totals) {
             local.synced(counter, *sent, total);
         }
