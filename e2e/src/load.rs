@@ -175,11 +175,85 @@ impl Plan {
     }
 }
 
+/// The load flags both tools take: `--concurrency N` or `--rate PER_SECOND`, and `--duration`
+/// and `--warmup` in seconds (10 and 2 when not given).
+#[derive(Debug, Default)]
+pub struct PlanFlags {
+    concurrency: Option<usize>,
+    rate: Option<f64>,
+    duration: Option<Duration>,
+    warmup: Option<Duration>,
+}
+
+impl PlanFlags {
+    /// Takes `value` when `flag` is one of these; false for any other flag.
+    pub fn take(&mut self, flag: &str, value: &str) -> anyhow::Result<bool> {
+        use anyhow::Context as _;
+        let seconds = |value: &str| -> anyhow::Result<Duration> {
+            Ok(Duration::from_secs_f64(
+                value.parse().context(flag.to_owned())?,
+            ))
+        };
+        match flag {
+            "--concurrency" => self.concurrency = Some(value.parse().context("--concurrency")?),
+            "--rate" => self.rate = Some(value.parse().context("--rate")?),
+            "--duration" => self.duration = Some(seconds(value)?),
+            "--warmup" => self.warmup = Some(seconds(value)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The plan: one of `--concurrency` and `--rate` (both is an error), or `default` when
+    /// neither was given (none: an error).
+    pub fn plan(self, default: Option<Shape>) -> anyhow::Result<Plan> {
+        let shape = match (self.concurrency, self.rate, default) {
+            (Some(concurrency), None, _) => Shape::Closed { concurrency },
+            (None, Some(rate), _) => Shape::Open { rate },
+            (None, None, Some(shape)) => shape,
+            _ => anyhow::bail!("give exactly one of --concurrency and --rate"),
+        };
+        Ok(Plan {
+            shape,
+            duration: self.duration.unwrap_or(Duration::from_secs(10)),
+            warmup: self.warmup.unwrap_or(Duration::from_secs(2)),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
+
+    #[test]
+    fn the_load_flags_make_one_plan() {
+        let mut flags = PlanFlags::default();
+        for (flag, value) in [("--rate", "250"), ("--duration", "1.5")] {
+            assert!(flags.take(flag, value).expect("valid"));
+        }
+        assert!(!flags.take("--url", "x").expect("not a load flag"));
+        let plan = flags.plan(None).expect("a plan");
+        assert_eq!(plan.shape, Shape::Open { rate: 250.0 });
+        assert_eq!(
+            (plan.duration, plan.warmup),
+            (Duration::from_millis(1500), Duration::from_secs(2))
+        );
+
+        let default = Shape::Closed { concurrency: 16 };
+        let plan = PlanFlags::default().plan(Some(default)).expect("default");
+        assert_eq!(plan.shape, default);
+        assert!(PlanFlags::default().plan(None).is_err(), "no shape at all");
+        let mut both = PlanFlags::default();
+        both.take("--rate", "1").expect("rate");
+        both.take("--concurrency", "2").expect("concurrency");
+        assert!(both.plan(Some(default)).is_err(), "both shapes");
+        let why = PlanFlags::default()
+            .take("--warmup", "soon")
+            .expect_err("not seconds");
+        assert_eq!(why.to_string(), "--warmup");
+    }
 
     #[tokio::test]
     async fn an_open_loop_keeps_its_schedule_and_counts_from_it() {

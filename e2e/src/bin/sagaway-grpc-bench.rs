@@ -19,14 +19,13 @@
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sagaway_contracts::pb::order::order_service_client::OrderServiceClient;
 use sagaway_contracts::pb::order::{CreateOrderRequest, OrderItem};
 use sagaway_contracts::pb::product::product_service_client::ProductServiceClient;
 use sagaway_contracts::pb::product::{GetProductRequest, ListProductsRequest};
-use sagaway_e2e::load::{Plan, Shape};
+use sagaway_e2e::load::{Plan, PlanFlags};
 use sagaway_platform::identity::{Identity, Role};
 use tonic::transport::Channel;
 
@@ -40,20 +39,18 @@ struct Options {
 
 fn parse() -> anyhow::Result<Options> {
     let (mut order, mut product, mut get_product) = (String::new(), String::new(), None);
-    let (mut concurrency, mut rate) = (None, None);
-    let (mut duration, mut warmup) = (Duration::from_secs(10), Duration::from_secs(2));
+    let mut load = PlanFlags::default();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
             .next()
             .with_context(|| format!("{flag} needs a value"))?;
+        if load.take(&flag, &value)? {
+            continue;
+        }
         match flag.as_str() {
             "--order" => order = value,
             "--product" => product = value,
-            "--concurrency" => concurrency = Some(value.parse().context("--concurrency")?),
-            "--rate" => rate = Some(value.parse().context("--rate")?),
-            "--duration" => duration = Duration::from_secs_f64(value.parse()?),
-            "--warmup" => warmup = Duration::from_secs_f64(value.parse()?),
             "--get-product" => get_product = Some(value),
             other => bail!("unknown flag {other}"),
         }
@@ -61,19 +58,10 @@ fn parse() -> anyhow::Result<Options> {
     if product.is_empty() || (get_product.is_none() && order.is_empty()) {
         bail!("--product is required, and --order unless --get-product is given");
     }
-    let shape = match (concurrency, rate) {
-        (Some(concurrency), None) => Shape::Closed { concurrency },
-        (None, Some(rate)) => Shape::Open { rate },
-        _ => bail!("give exactly one of --concurrency and --rate"),
-    };
     Ok(Options {
         order,
         product,
-        plan: Plan {
-            shape,
-            warmup,
-            duration,
-        },
+        plan: load.plan(None)?,
         get_product,
     })
 }

@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sagaway_e2e::load::{Plan, Shape};
+use sagaway_e2e::load::{Plan, PlanFlags, Shape};
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -28,54 +28,38 @@ struct Options {
 }
 
 fn parse() -> anyhow::Result<Options> {
-    let mut options = Options {
-        url: String::new(),
-        method: reqwest::Method::GET,
-        body: None,
-        headers: Vec::new(),
-        plan: Plan {
-            shape: Shape::Closed { concurrency: 16 },
-            duration: Duration::from_secs(10),
-            warmup: Duration::from_secs(2),
-        },
-    };
+    let (mut url, mut method, mut body, mut headers) =
+        (String::new(), reqwest::Method::GET, None, Vec::new());
+    let mut load = PlanFlags::default();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
             .next()
             .with_context(|| format!("{flag} needs a value"))?;
+        if load.take(&flag, &value)? {
+            continue;
+        }
         match flag.as_str() {
-            "--url" => options.url = value,
-            "--method" => options.method = value.parse().context("--method")?,
-            "--body" => options.body = Some(value),
+            "--url" => url = value,
+            "--method" => method = value.parse().context("--method")?,
+            "--body" => body = Some(value),
             "--header" => {
                 let (name, v) = value.split_once(':').context("--header NAME:VALUE")?;
-                options
-                    .headers
-                    .push((name.trim().to_owned(), v.trim().to_owned()));
-            }
-            "--concurrency" => {
-                let concurrency = value.parse().context("--concurrency")?;
-                options.plan.shape = Shape::Closed { concurrency };
-            }
-            "--rate" => {
-                let rate = value.parse().context("--rate")?;
-                options.plan.shape = Shape::Open { rate };
-            }
-            "--duration" => {
-                options.plan.duration =
-                    Duration::from_secs_f64(value.parse().context("--duration")?)
-            }
-            "--warmup" => {
-                options.plan.warmup = Duration::from_secs_f64(value.parse().context("--warmup")?)
+                headers.push((name.trim().to_owned(), v.trim().to_owned()));
             }
             other => bail!("unknown flag {other}"),
         }
     }
-    if options.url.is_empty() {
+    if url.is_empty() {
         bail!("--url is required");
     }
-    Ok(options)
+    Ok(Options {
+        url,
+        method,
+        body,
+        headers,
+        plan: load.plan(Some(Shape::Closed { concurrency: 16 }))?,
+    })
 }
 
 /// Sends request `n` (its number replaces `{n}` in the URL and body); true for a 2xx.
