@@ -105,12 +105,6 @@ pub async fn observe(
     response
 }
 
-/// Counts the request, observes its latency and writes the access-log line.
-pub fn record(access: &Access<'_>, seconds: f64) {
-    count(access, seconds);
-    log(access);
-}
-
 fn labels(route: &str, method: &str, status: u16) -> [(&'static str, String); 3] {
     [
         ("route", route.to_owned()),
@@ -228,17 +222,14 @@ mod tests {
             .finish();
         let user = uuid::Uuid::new_v4();
         tracing::subscriber::with_default(subscriber, || {
-            record(
-                &Access {
-                    method: &Method::GET,
-                    route: "/v1/products/{product_id}",
-                    status: 200,
-                    latency_ms: 1.5,
-                    request_id: "req-1",
-                    user_id: Some(user),
-                },
-                0.0015,
-            );
+            log(&Access {
+                method: &Method::GET,
+                route: "/v1/products/{product_id}",
+                status: 200,
+                latency_ms: 1.5,
+                request_id: "req-1",
+                user_id: Some(user),
+            });
         });
         let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
         let lines: Vec<&str> = text.lines().collect();
